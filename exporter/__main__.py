@@ -1,0 +1,117 @@
+"""Command line: serve, check-config, simulate, generate."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from dataclasses import replace
+
+from . import __version__
+from . import config as config_module
+from .config import ConfigError
+
+
+def _load(path: str | None) -> config_module.Config:
+    return config_module.load(path) if path else config_module.default()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from . import logs, service
+
+    config = _load(args.config)
+    try:
+        if args.ocpp_listen:
+            config = replace(config, ocpp_listen=config_module.parse_listen(args.ocpp_listen))
+        if args.metrics_listen:
+            config = replace(config, metrics_listen=config_module.parse_listen(args.metrics_listen))
+    except ValueError as exc:
+        raise ConfigError("command line", "--ocpp-listen/--metrics-listen", str(exc)) from None
+    if args.log_level or args.log_format:
+        config = replace(
+            config,
+            logging=config_module.Logging(
+                level=args.log_level or config.logging.level,
+                format=args.log_format or config.logging.format,
+            ),
+        )
+    logs.setup(config.logging.level, config.logging.format)
+    svc = service.build(config)
+    asyncio.run(service.run(svc))
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    from .service import build_catalog
+
+    config = config_module.load(args.file)
+    build_catalog(config)
+    stations = sum(len(site.stations) for site in config.sites)
+    print(f"{args.file}: valid ({len(config.sites)} sites, {stations} stations)")
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from . import simulator
+
+    return simulator.main(args)
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from .generate import main as generate_main
+
+    return generate_main(args)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="ocpp-exporter",
+        description="OCPP charging stations in, Prometheus metrics and actionable alerts out.",
+    )
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the OCPP endpoint and the metrics listener")
+    serve.add_argument("--config", metavar="FILE", help="YAML configuration (default: embedded)")
+    serve.add_argument("--ocpp-listen", metavar="HOST:PORT", help="OCPP websocket listener")
+    serve.add_argument("--metrics-listen", metavar="HOST:PORT", help="HTTP listener for /metrics")
+    serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    serve.add_argument("--log-format", choices=["text", "json"])
+    serve.set_defaults(func=cmd_serve)
+
+    check = sub.add_parser("check-config", help="validate a configuration file")
+    check.add_argument("file", metavar="FILE")
+    check.set_defaults(func=cmd_check_config)
+
+    sim = sub.add_parser("simulate", help="run a fleet of simulated OCPP charging stations")
+    sim.add_argument("--url", required=True, help="ws://HOST:PORT/ocpp (station id is appended)")
+    sim.add_argument("--stations", type=int, default=10, metavar="N")
+    sim.add_argument("--connectors", type=int, default=2, metavar="K")
+    sim.add_argument("--scenario", metavar="FILE", help="YAML fault scenario")
+    sim.add_argument("--ocpp-version", default="1.6", choices=["1.6"])
+    sim.add_argument("--id-prefix", default="SIM-", help="station ids are PREFIX0001, ...")
+    sim.add_argument("--duration", type=float, default=0, help="stop after SECONDS (0: run on)")
+    sim.set_defaults(func=cmd_simulate)
+
+    gen = sub.add_parser(
+        "generate", help="regenerate alerting/, grafana/ and docs from the catalog"
+    )
+    gen.add_argument("--check", action="store_true", help="exit 1 if committed files are stale")
+    gen.add_argument("--root", default=".", help="repository root to write into")
+    gen.set_defaults(func=cmd_generate)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        print(f"ocpp-exporter: configuration error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,257 @@
+"""Fleet state: stations, connectors and their active errors. Pure: no I/O, no clock of its own.
+
+This is the one place that decides what an error *is*; metrics, the JSON API, alerts and
+dashboards only render it. The rules (pinned by tests/test_fleet.py):
+
+- an error code is active whatever the connector status (GroundFailure while Available counts);
+- a 1.6 StatusNotification reports the connector's *current* error: NoError clears it, another
+  code replaces it, the same code again keeps its first `since`;
+- a BootNotification means the station restarted: statuses and errors are forgotten, the
+  station re-reports them;
+- after a (re)connect the exporter asks for a re-sync; connectors that do not re-report within
+  the window lose their errors (`finish_resync`);
+- a disconnect keeps last-known errors (the offline notification is the more important one).
+
+Callers pass `now` (Unix seconds) so that tests and replays are deterministic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+
+UNASSIGNED_SITE = "unassigned"
+
+
+class FleetFull(Exception):
+    """Tracking one more station would exceed the configured bound on stations."""
+
+
+@dataclass
+class ActiveError:
+    code: str
+    since: float
+    status: str
+    vendor_id: str = ""
+    vendor_error_code: str = ""
+    info: str = ""
+
+
+@dataclass
+class Connector:
+    id: str
+    status: str = ""
+    status_since: float = 0.0
+    reported_at: float = 0.0
+    # 1.6 carries one current error per connector; 2.0.1 may raise several at once.
+    errors: dict[str, ActiveError] = field(default_factory=dict)
+
+
+@dataclass
+class StationInfo:
+    vendor: str = ""
+    model: str = ""
+    firmware_version: str = ""
+    serial_number: str = ""
+    ocpp_version: str = ""
+
+
+@dataclass
+class Station:
+    id: str
+    site: str
+    controller: str
+    configured: bool
+    connected: bool = False
+    session: int = 0
+    connected_since: float = 0.0
+    offline_since: float = 0.0
+    last_seen: float = 0.0
+    info: StationInfo = field(default_factory=StationInfo)
+    connectors: dict[str, Connector] = field(default_factory=dict)
+    firmware_status: str = ""
+    firmware_status_at: float = 0.0
+    connects: int = 0
+    boots: int = 0
+    resync_started: float | None = None
+
+    def connector(self, connector_id: str, now: float) -> Connector:
+        connector = self.connectors.get(connector_id)
+        if connector is None:
+            connector = self.connectors[connector_id] = Connector(connector_id, status_since=now)
+        return connector
+
+    def active_errors(self) -> Iterator[tuple[Connector, ActiveError]]:
+        for connector in self.connectors.values():
+            for error in connector.errors.values():
+                yield connector, error
+
+
+@dataclass(frozen=True)
+class Placement:
+    site: str
+    controller: str
+
+
+class Fleet:
+    """All stations the exporter knows: configured in the inventory or seen on the wire."""
+
+    def __init__(
+        self,
+        inventory: Mapping[str, Placement] | None = None,
+        *,
+        max_stations: int = 100_000,
+        now: float = 0.0,
+    ) -> None:
+        self._inventory = dict(inventory or {})
+        self._max_stations = max(max_stations, len(self._inventory))
+        self.stations: dict[str, Station] = {}
+        for station_id, placement in self._inventory.items():
+            self.stations[station_id] = Station(
+                station_id,
+                placement.site,
+                placement.controller,
+                configured=True,
+                offline_since=now,
+            )
+        self._sessions = 0
+
+    # -- connectivity -------------------------------------------------------------------
+
+    def station(self, station_id: str) -> Station:
+        station = self.stations.get(station_id)
+        if station is None:
+            if len(self.stations) >= self._max_stations:
+                raise FleetFull(f"already tracking {len(self.stations)} stations")
+            station = self.stations[station_id] = Station(
+                station_id, UNASSIGNED_SITE, "", configured=False
+            )
+        return station
+
+    def connect(self, station_id: str, now: float) -> int:
+        """A session opened; returns its token. A newer session replaces an older one in place,
+        so the station never shows disconnected in between."""
+        station = self.station(station_id)
+        self._sessions += 1
+        station.session = self._sessions
+        station.connected = True
+        station.connected_since = now
+        station.last_seen = now
+        station.connects += 1
+        return station.session
+
+    def disconnect(self, station_id: str, session: int, now: float) -> bool:
+        """A session closed. Ignored (False) when a newer session already replaced it."""
+        station = self.stations.get(station_id)
+        if station is None or station.session != session or not station.connected:
+            return False
+        station.connected = False
+        station.offline_since = now
+        station.resync_started = None
+        return True
+
+    def seen(self, station_id: str, now: float) -> None:
+        station = self.stations.get(station_id)
+        if station is not None:
+            station.last_seen = now
+
+    # -- what stations report -----------------------------------------------------------
+
+    def boot(self, station_id: str, info: StationInfo, now: float) -> None:
+        """The station (re)started: what it reported before no longer holds."""
+        station = self.station(station_id)
+        station.info = info
+        station.boots += 1
+        station.connectors.clear()
+        station.firmware_status = ""
+        station.last_seen = now
+
+    def report_status(
+        self,
+        station_id: str,
+        connector_id: str,
+        status: str,
+        error: ActiveError | None,
+        now: float,
+    ) -> None:
+        """A 1.6 StatusNotification: `error` is the connector's one current error, or None for
+        NoError."""
+        station = self.station(station_id)
+        connector = station.connector(connector_id, now)
+        if connector.status != status:
+            connector.status = status
+            connector.status_since = now
+        connector.reported_at = now
+        if error is None:
+            connector.errors.clear()
+            return
+        previous = connector.errors.get(error.code)
+        if previous is not None:
+            error.since = previous.since
+        connector.errors = {error.code: error}
+
+    def report_connector_status(
+        self, station_id: str, connector_id: str, status: str, now: float
+    ) -> None:
+        """A status without error semantics (2.0.1): errors are managed by raise/clear."""
+        connector = self.station(station_id).connector(connector_id, now)
+        if connector.status != status:
+            connector.status = status
+            connector.status_since = now
+        connector.reported_at = now
+
+    def raise_error(
+        self, station_id: str, connector_id: str, error: ActiveError, now: float
+    ) -> None:
+        connector = self.station(station_id).connector(connector_id, now)
+        connector.reported_at = now
+        previous = connector.errors.get(error.code)
+        if previous is not None:
+            error.since = previous.since
+        connector.errors[error.code] = error
+
+    def clear_error(self, station_id: str, connector_id: str, code: str, now: float) -> None:
+        connector = self.station(station_id).connector(connector_id, now)
+        connector.reported_at = now
+        connector.errors.pop(code, None)
+
+    def firmware_status(self, station_id: str, status: str, now: float) -> None:
+        station = self.station(station_id)
+        station.firmware_status = status
+        station.firmware_status_at = now
+
+    def set_info(self, station_id: str, info: StationInfo) -> None:
+        self.station(station_id).info = info
+
+    # -- re-sync after reconnect ----------------------------------------------------------
+
+    def start_resync(self, station_id: str, now: float) -> None:
+        self.station(station_id).resync_started = now
+
+    def finish_resync(self, station_id: str) -> int:
+        """Clears errors on connectors that did not re-report since the re-sync started; returns
+        how many errors were cleared."""
+        station = self.stations.get(station_id)
+        if station is None or station.resync_started is None:
+            return 0
+        started, station.resync_started = station.resync_started, None
+        cleared = 0
+        for connector in station.connectors.values():
+            if connector.reported_at < started and connector.errors:
+                cleared += len(connector.errors)
+                connector.errors.clear()
+        return cleared
+
+    def abandon_resync(self, station_id: str) -> None:
+        """The station refused the re-sync: keep its last-known state."""
+        station = self.stations.get(station_id)
+        if station is not None:
+            station.resync_started = None
+
+    # -- reading ------------------------------------------------------------------------
+
+    def __iter__(self) -> Iterator[Station]:
+        return iter(list(self.stations.values()))
+
+    def __len__(self) -> int:
+        return len(self.stations)

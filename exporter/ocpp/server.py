@@ -1,0 +1,228 @@
+"""The OCPP websocket endpoint on aiohttp: admission (path, station id, subprotocol), one
+session per station, liveness (pings, heartbeat staleness) and graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from ..config import STATION_ID_RE, Config
+from ..fleet import Fleet, FleetFull
+from ..stats import Stats
+from . import v16
+from .session import Session
+
+log = logging.getLogger("exporter.ocpp")
+
+SUPPORTED_SUBPROTOCOLS = (v16.SUBPROTOCOL,)
+
+
+def offered_subprotocols(request: web.Request) -> list[str]:
+    header = request.headers.get("Sec-WebSocket-Protocol", "")
+    return [p.strip() for p in header.split(",") if p.strip()]
+
+
+class OcppServer:
+    def __init__(
+        self,
+        config: Config,
+        fleet: Fleet,
+        stats: Stats,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.settings = config.ocpp
+        self.fleet = fleet
+        self.stats = stats
+        self.clock = clock
+        self.sessions: dict[str, Session] = {}
+        self._transaction_ids = itertools.count(1)
+        self._sweeper: asyncio.Task[None] | None = None
+        self._closing = False
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_get(self.settings.path_prefix + "/{station_id}", self.handle)
+        app.on_startup.append(self._start)
+        app.on_shutdown.append(self._shutdown)
+
+    # -- admission ----------------------------------------------------------------------
+
+    def _refuse(self, reason: str, status: int, text: str) -> web.Response:
+        self.stats.connections_rejected[reason] += 1
+        return web.Response(status=status, text=text + "\n")
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        station_id = request.match_info["station_id"]
+        if not STATION_ID_RE.match(station_id):
+            return self._refuse(
+                "bad_station_id", 400, "station id must be 1 to 48 characters without '/'"
+            )
+        if self._closing:
+            return self._refuse("shutting_down", 503, "exporter is shutting down")
+        offered = offered_subprotocols(request)
+        if not any(p in SUPPORTED_SUBPROTOCOLS for p in offered):
+            return self._refuse(
+                "no_subprotocol",
+                400,
+                f"offer one of the supported OCPP subprotocols in Sec-WebSocket-Protocol: "
+                f"{', '.join(SUPPORTED_SUBPROTOCOLS)} (offered: {', '.join(offered) or 'none'})",
+            )
+        ws = web.WebSocketResponse(
+            protocols=SUPPORTED_SUBPROTOCOLS,
+            autoping=False,
+            max_msg_size=self.settings.max_frame_bytes,
+            timeout=self.settings.ping_timeout,
+        )
+        if not ws.can_prepare(request).ok:
+            return self._refuse("not_websocket", 400, "expected a websocket upgrade request")
+        await ws.prepare(request)
+        try:
+            token = self.fleet.connect(station_id, self.clock())
+        except FleetFull as exc:
+            self.stats.connections_rejected["too_many_stations"] += 1
+            await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"too many stations")
+            log.warning("refused station %s: %s", station_id, exc)
+            return ws
+        handler = v16.V16Handler(
+            station_id,
+            self.fleet,
+            self.stats,
+            self.settings,
+            self.config.limits,
+            self.clock,
+            self._transaction_ids,
+        )
+        session = Session(
+            station_id,
+            ws,
+            handler,
+            token,
+            self.fleet,
+            self.stats,
+            self.clock,
+            self.settings.call_timeout,
+            v16.KNOWN_ACTIONS,
+            "FormationViolation",
+        )
+        await self._run(session, request)
+        return ws
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        # The loop keeps only weak references to tasks: hold them until they finish.
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- the session's life ---------------------------------------------------------------
+
+    async def _run(self, session: Session, request: web.Request) -> None:
+        station_id = session.station_id
+        previous = self.sessions.get(station_id)
+        self.sessions[station_id] = session
+        if previous is not None:
+            previous.close_reason = "replaced"
+            self._spawn(previous.ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"replaced"))
+        session.transport = request.transport
+        self.stats.open_connections += 1
+        log.info("station %s connected (%s)", station_id, request.remote)
+        resync = asyncio.create_task(session.handler.resync(session))
+        ws = session.ws
+        try:
+            async for msg in ws:
+                if msg.type == WSMsgType.TEXT:
+                    await session.on_text(msg.data)
+                elif msg.type == WSMsgType.PING:
+                    session.on_pong()
+                    await ws.pong(msg.data)
+                elif msg.type == WSMsgType.PONG:
+                    session.on_pong()
+                elif msg.type == WSMsgType.BINARY:
+                    self.stats.protocol_errors["binary_frame"] += 1
+                    await ws.close(code=WSCloseCode.UNSUPPORTED_DATA, message=b"OCPP-J is text")
+                    session.close_reason = "binary_frame"
+                elif msg.type == WSMsgType.ERROR:
+                    session.close_reason = self._error_reason(ws)
+        except (ConnectionResetError, asyncio.CancelledError):
+            session.close_reason = "connection_lost"
+        finally:
+            resync.cancel()
+            session.fail_pending()
+            if self.sessions.get(station_id) is session:
+                del self.sessions[station_id]
+            self.fleet.disconnect(station_id, session.token, self.clock())
+            self.stats.open_connections -= 1
+            self.stats.disconnects[session.close_reason] += 1
+            log.info("station %s disconnected (%s)", station_id, session.close_reason)
+
+    def _error_reason(self, ws: web.WebSocketResponse) -> str:
+        if ws.close_code == WSCloseCode.MESSAGE_TOO_BIG:
+            self.stats.protocol_errors["frame_too_large"] += 1
+            return "frame_too_large"
+        self.stats.protocol_errors["websocket_error"] += 1
+        return "websocket_error"
+
+    # -- liveness ---------------------------------------------------------------------
+
+    async def _start(self, app: web.Application) -> None:
+        self._sweeper = asyncio.create_task(self._sweep_forever())
+
+    async def _sweep_forever(self) -> None:
+        period = min(1.0, self.settings.ping_timeout / 2, self.settings.ping_interval / 2)
+        while True:
+            await asyncio.sleep(period)
+            self.sweep()
+
+    def sweep(self) -> None:
+        """One pass over all sessions: ping the quiet ones, drop the dead ones. One task for the
+        whole fleet instead of one timer per connection keeps 10,000 sessions cheap."""
+        now = self.clock()
+        s = self.settings
+        for session in list(self.sessions.values()):
+            if now - session.last_frame > s.heartbeat_timeout:
+                self._drop(session, "heartbeat_timeout")
+            elif session.ping_sent is not None:
+                if now - session.ping_sent > s.ping_timeout:
+                    self._drop(session, "ping_timeout")
+            elif now - session.last_rx >= s.ping_interval:
+                session.ping_sent = now
+                self._spawn(self._ping(session))
+
+    async def _ping(self, session: Session) -> None:
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await session.ws.ping()
+
+    def _drop(self, session: Session, reason: str) -> None:
+        """A dead peer will never answer a close handshake: cut the TCP connection."""
+        session.close_reason = reason
+        log.warning("station %s: %s, closing the connection", session.station_id, reason)
+        if self.sessions.get(session.station_id) is session:
+            del self.sessions[session.station_id]
+        self.fleet.disconnect(session.station_id, session.token, self.clock())
+        if session.transport is not None:
+            session.transport.abort()
+        else:
+            self._spawn(session.ws.close(code=WSCloseCode.GOING_AWAY))
+
+    async def _shutdown(self, app: web.Application) -> None:
+        """Close every session with 1001 so stations reconnect (to another replica, if any)."""
+        self._closing = True
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        sessions = list(self.sessions.values())
+        for session in sessions:
+            session.close_reason = "shutdown"
+        await asyncio.gather(
+            *(
+                s.ws.close(code=WSCloseCode.GOING_AWAY, message=b"exporter shutting down")
+                for s in sessions
+            ),
+            return_exceptions=True,
+        )

@@ -1,0 +1,16 @@
+"""Bounding what stations send before it becomes a label value or a log line."""
+
+from __future__ import annotations
+
+import re
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def clean(value: object, limit: int) -> str:
+    """A printable string of at most `limit` characters; over-long values end in '~' so that a
+    truncated value is recognisable as such."""
+    text = _CONTROL.sub(" ", value if isinstance(value, str) else str(value))
+    if len(text) > limit:
+        return text[: limit - 1] + "~"
+    return text

@@ -1,0 +1,199 @@
+"""OCPP 1.6J: answers every Charge Point-initiated action and turns it into fleet state."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from ocpp.v16.enums import ChargePointErrorCode, ChargePointStatus
+
+from ..catalog import NO_ERROR, UNKNOWN
+from ..config import Limits, OcppSettings
+from ..fleet import ActiveError, Fleet, StationInfo
+from ..stats import Stats
+from .rpc import RpcError, Schemas
+from .session import CallFailed, Session
+from .untrusted import clean
+
+VERSION = "1.6"
+SUBPROTOCOL = "ocpp1.6"
+ERROR_CODES = frozenset(code.value for code in ChargePointErrorCode)
+STATUSES = frozenset(status.value for status in ChargePointStatus)
+UNKNOWN_STATUS = "Unknown"
+
+#: Actions a Charge Point sends in 1.6 (incl. the security whitepaper's) that we answer.
+#: Anything else that is a 1.6 action is NotSupported; the rest NotImplemented.
+KNOWN_ACTIONS = frozenset(
+    path.name.removesuffix(".json")
+    for path in Schemas("v16")._dir.iterdir()
+    if path.name.endswith(".json") and not path.name.endswith("Response.json")
+)
+
+
+def _relax_status_notification(schema: dict[str, Any]) -> None:
+    # A station that sends a code or status outside the 1.6 enums, or an over-long info, is
+    # still reporting a fault: record it (as Unknown, truncated) instead of rejecting it.
+    props = schema["properties"]
+    for name in ("errorCode", "status"):
+        props[name].pop("enum", None)
+    for name in ("info", "vendorId", "vendorErrorCode"):
+        props[name].pop("maxLength", None)
+
+
+SCHEMAS = Schemas(
+    "v16",
+    relax={"StatusNotification": _relax_status_notification},
+    format_error="FormationViolation",
+    occurrence_error="OccurenceConstraintViolation",
+)
+
+
+def now_iso(now: float) -> str:
+    return datetime.fromtimestamp(now, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+class V16Handler:
+    """One per connection; holds no state of its own beyond the session it serves."""
+
+    version = VERSION
+
+    def __init__(
+        self,
+        station_id: str,
+        fleet: Fleet,
+        stats: Stats,
+        settings: OcppSettings,
+        limits: Limits,
+        clock: Callable[[], float],
+        transaction_ids: itertools.count[int],
+    ) -> None:
+        self.station_id = station_id
+        self.fleet = fleet
+        self.stats = stats
+        self.settings = settings
+        self.limits = limits
+        self.clock = clock
+        self._transaction_ids = transaction_ids
+        self._routes: dict[str, Callable[[dict[str, Any], float], dict[str, Any]]] = {
+            "BootNotification": self._boot_notification,
+            "Heartbeat": self._heartbeat,
+            "StatusNotification": self._status_notification,
+            "Authorize": self._accept_id_tag,
+            "StartTransaction": self._start_transaction,
+            "StopTransaction": self._accept_id_tag,
+            "MeterValues": self._empty,
+            "DataTransfer": self._data_transfer,
+            "DiagnosticsStatusNotification": self._empty,
+            "FirmwareStatusNotification": self._firmware_status,
+            "SignedFirmwareStatusNotification": self._firmware_status,
+            "SecurityEventNotification": self._empty,
+            "LogStatusNotification": self._empty,
+        }
+
+    def handle_call(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
+        route = self._routes.get(action)
+        if route is None:
+            if action in KNOWN_ACTIONS:
+                raise RpcError("NotSupported", f"{action} is not sent by a Charge Point")
+            raise RpcError("NotImplemented", f"unknown action {clean(action, 40)!r}")
+        SCHEMAS.validate(action, payload)
+        return route(payload, self.clock())
+
+    def _label(self, value: Any) -> str:
+        return clean(value, self.limits.max_label_length) if value is not None else ""
+
+    # -- handlers ---------------------------------------------------------------------
+
+    def _boot_notification(self, payload: dict[str, Any], now: float) -> dict[str, Any]:
+        info = StationInfo(
+            vendor=self._label(payload.get("chargePointVendor")),
+            model=self._label(payload.get("chargePointModel")),
+            firmware_version=self._label(payload.get("firmwareVersion")),
+            serial_number=self._label(
+                payload.get("chargePointSerialNumber") or payload.get("chargeBoxSerialNumber")
+            ),
+            ocpp_version=VERSION,
+        )
+        self.fleet.boot(self.station_id, info, now)
+        return {
+            "status": "Accepted",
+            "currentTime": now_iso(now),
+            "interval": int(self.settings.heartbeat_interval),
+        }
+
+    def _heartbeat(self, payload: dict[str, Any], now: float) -> dict[str, Any]:
+        return {"currentTime": now_iso(now)}
+
+    def _status_notification(self, payload: dict[str, Any], now: float) -> dict[str, Any]:
+        connector_id = payload["connectorId"]
+        if not 0 <= connector_id <= self.limits.max_connectors_per_station:
+            raise RpcError(
+                "PropertyConstraintViolation",
+                f"connectorId must be 0 to {self.limits.max_connectors_per_station}",
+            )
+        status = payload["status"]
+        if status not in STATUSES:
+            self.stats.schema_violations["StatusNotification", "status"] += 1
+            status = UNKNOWN_STATUS
+        raw_code = payload["errorCode"]
+        info = payload.get("info", "")
+        if raw_code in ERROR_CODES:
+            code = raw_code
+        else:
+            # Keep what the station said: an operator needs the raw value to look it up.
+            self.stats.schema_violations["StatusNotification", "errorCode"] += 1
+            code = UNKNOWN
+            info = f"errorCode={raw_code} {info}".strip()
+        error = None
+        if code != NO_ERROR:
+            error = ActiveError(
+                code=code,
+                since=now,
+                status=status,
+                vendor_id=self._label(payload.get("vendorId", "")),
+                vendor_error_code=self._label(payload.get("vendorErrorCode", "")),
+                info=self._label(info),
+            )
+        self.fleet.report_status(self.station_id, str(connector_id), status, error, now)
+        return {}
+
+    def _accept_id_tag(self, payload: dict[str, Any], now: float) -> dict[str, Any]:
+        # Authorization belongs to the CSMS; as a monitoring endpoint we never block charging.
+        return {"idTagInfo": {"status": "Accepted"}}
+
+    def _start_transaction(self, payload: dict[str, Any], now: float) -> dict[str, Any]:
+        return {"transactionId": next(self._transaction_ids), "idTagInfo": {"status": "Accepted"}}
+
+    def _empty(self, payload: dict[str, Any], now: float) -> dict[str, Any]:
+        return {}
+
+    def _data_transfer(self, payload: dict[str, Any], now: float) -> dict[str, Any]:
+        return {"status": "UnknownVendorId"}
+
+    def _firmware_status(self, payload: dict[str, Any], now: float) -> dict[str, Any]:
+        self.fleet.firmware_status(self.station_id, self._label(payload["status"]), now)
+        return {}
+
+    # -- after connect ----------------------------------------------------------------
+
+    async def resync(self, session: Session) -> None:
+        """Ask the station to re-report every connector; errors it no longer reports go."""
+        self.fleet.start_resync(self.station_id, self.clock())
+        try:
+            answer = await session.call(
+                "TriggerMessage", {"requestedMessage": "StatusNotification"}
+            )
+        except (CallFailed, TimeoutError):
+            self.fleet.abandon_resync(self.station_id)
+            self.stats.resyncs["failed"] += 1
+            return
+        if answer.get("status") != "Accepted":
+            self.fleet.abandon_resync(self.station_id)
+            self.stats.resyncs["rejected"] += 1
+            return
+        await asyncio.sleep(self.settings.resync_window)
+        self.fleet.finish_resync(self.station_id)
+        self.stats.resyncs["completed"] += 1

@@ -1,0 +1,123 @@
+"""Wiring: builds the fleet, catalog, OCPP endpoint and metrics listener from a Config and runs
+them until SIGTERM/SIGINT. The only place where the parts meet."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from dataclasses import dataclass
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from . import catalog as catalog_module
+from .catalog import Catalog
+from .config import Config
+from .fleet import Fleet, Placement
+from .metrics import FleetCollector, StatsCollector
+from .notifications import fleet_notifications
+from .ocpp.server import OcppServer
+from .stats import Stats
+from .web import MetricsSide
+
+log = logging.getLogger("exporter")
+
+
+def build_catalog(config: Config) -> Catalog:
+    base = catalog_module.load(config.runbook_base_url)
+    return base.with_overrides(config.catalog_overrides, config.source)
+
+
+@dataclass
+class Service:
+    config: Config
+    catalog: Catalog
+    fleet: Fleet
+    stats: Stats
+    ocpp: OcppServer
+    metrics_side: MetricsSide
+    ocpp_app: web.Application
+    metrics_app: web.Application
+
+
+def build(config: Config) -> Service:
+    catalog = build_catalog(config)
+    inventory = {
+        station: Placement(site.name, site.controller)
+        for site in config.sites
+        for station in site.stations
+    }
+    fleet = Fleet(inventory, max_stations=config.limits.max_stations, now=time.time())
+    stats = Stats()
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(FleetCollector(fleet, catalog, config.limits.max_error_info_series))
+    stats_collector = StatsCollector(stats, fleet)
+    registry.register(stats_collector)
+    ocpp = OcppServer(config, fleet, stats)
+    ocpp_app = web.Application()
+    ocpp.add_routes(ocpp_app)
+    metrics_side = MetricsSide(
+        registry,
+        stats_collector,
+        [lambda: fleet_notifications(fleet, catalog)],
+        config.ocpp.path_prefix,
+    )
+    metrics_app = web.Application()
+    metrics_side.add_routes(metrics_app)
+    return Service(config, catalog, fleet, stats, ocpp, metrics_side, ocpp_app, metrics_app)
+
+
+async def start(service: Service) -> list[web.AppRunner]:
+    """Bind both listeners; returns the runners (their sockets tell the bound ports)."""
+    config = service.config
+    runners: list[web.AppRunner] = []
+    try:
+        for app, listen in (
+            (service.ocpp_app, config.ocpp_listen),
+            (service.metrics_app, config.metrics_listen),
+        ):
+            runner = web.AppRunner(app, access_log=None, handle_signals=False)
+            await runner.setup()
+            runners.append(runner)
+            await web.TCPSite(runner, listen.host, listen.port).start()
+    except BaseException:
+        await stop(service, runners)
+        raise
+    service.metrics_side.ready = True
+    return runners
+
+
+def bound_port(runner: web.AppRunner) -> int:
+    return runner.addresses[0][1]
+
+
+async def stop(service: Service, runners: list[web.AppRunner]) -> None:
+    """Close station sessions with 1001 (the OCPP app's shutdown hook), then the listeners."""
+    service.metrics_side.ready = False
+    for runner in runners:
+        await runner.cleanup()
+
+
+async def run(service: Service, stop_event: asyncio.Event | None = None) -> None:
+    """Serve until `stop_event` is set or SIGTERM/SIGINT arrives."""
+    stop_event = stop_event or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop_event.set)
+    runners = await start(service)
+    try:
+        config = service.config
+        log.info(
+            "listening: OCPP on ws://%s%s/{station_id}, metrics on http://%s/metrics",
+            config.ocpp_listen,
+            config.ocpp.path_prefix,
+            config.metrics_listen,
+        )
+        await stop_event.wait()
+        log.info("shutting down: closing station sessions with 1001")
+    finally:
+        await stop(service, runners)
