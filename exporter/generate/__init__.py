@@ -1,0 +1,68 @@
+"""`ocpp-exporter generate`: the catalog -> alerting/, grafana/ and docs/ files.
+
+Each generator module exposes `files(catalog) -> {relative path: content}`. Generated files are
+committed; `--check` fails when any differs from what the catalog produces now, so a text edit
+in catalog.yaml cannot silently miss the pager or the dashboards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from .. import catalog as catalog_module
+from ..catalog import Catalog
+
+Generator = Callable[[Catalog], dict[str, str]]
+
+
+def generators() -> list[Generator]:
+    # Imported here so that `serve` never pays for the generators.
+    from . import dashboards, docs, rules
+
+    return [rules.files, docs.files, dashboards.files]
+
+
+def render(catalog: Catalog | None = None) -> dict[str, str]:
+    catalog = catalog or catalog_module.load()
+    out: dict[str, str] = {}
+    for generate in generators():
+        for path, content in generate(catalog).items():
+            if path in out:
+                raise RuntimeError(f"two generators write {path}")
+            out[path] = content
+    return out
+
+
+def stale(root: Path, files: dict[str, str]) -> list[str]:
+    return [
+        path
+        for path, content in sorted(files.items())
+        if not (root / path).is_file() or (root / path).read_text(encoding="utf-8") != content
+    ]
+
+
+def main(args: argparse.Namespace) -> int:
+    root = Path(args.root)
+    files = render()
+    if args.check:
+        outdated = stale(root, files)
+        if outdated:
+            print(
+                "generated files are out of date with the catalog "
+                "(run `ocpp-exporter generate`):",
+                file=sys.stderr,
+            )
+            for path in outdated:
+                print(f"  {path}", file=sys.stderr)
+            return 1
+        print(f"{len(files)} generated files are up to date")
+        return 0
+    for path, content in files.items():
+        target = root / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(content, encoding="utf-8")
+    print(f"wrote {len(files)} files under {root.resolve()}")
+    return 0
