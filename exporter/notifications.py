@@ -90,6 +90,13 @@ def fleet_notifications(fleet: Fleet, catalog: Catalog) -> Iterable[Notification
             )
 
 
+# An offline device explains (and hides) the errors behind it, so it is listed before them.
+KIND_ORDER = {"controller_offline": 0, "ems_offline": 1, "station_offline": 2, "ocpp_error": 3}
+
+
 def ordered(notifications: Iterable[Notification]) -> list[Notification]:
-    """Most severe first, then oldest first: what to look at first."""
-    return sorted(notifications, key=lambda n: (SEVERITY_ORDER[n.entry.severity], n.since))
+    """Most severe first, offline devices before errors, then oldest first."""
+    return sorted(
+        notifications,
+        key=lambda n: (SEVERITY_ORDER[n.entry.severity], KIND_ORDER.get(n.kind, 9), n.since),
+    )

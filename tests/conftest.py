@@ -70,6 +70,9 @@ def test_config(**ocpp: Any) -> Config:
     )
 
 
+test_config.__test__ = False  # a helper, not a test
+
+
 @pytest.fixture
 async def exporter_factory() -> AsyncIterator[Callable[..., Any]]:
     started: list[tuple[service.Service, list[Any]]] = []

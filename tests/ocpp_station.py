@@ -65,6 +65,9 @@ class TestStation(ChargePoint):
             )
         )
 
+    async def call_heartbeat_ok(self) -> bool:
+        return bool((await self.call(call.Heartbeat())).current_time)
+
     async def close(self) -> None:
         if self._task is not None:
             self._task.cancel()

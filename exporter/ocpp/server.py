@@ -163,7 +163,8 @@ class OcppServer:
             log.info("station %s disconnected (%s)", station_id, session.close_reason)
 
     def _error_reason(self, ws: web.WebSocketResponse) -> str:
-        if ws.close_code == WSCloseCode.MESSAGE_TOO_BIG:
+        error = ws.exception()
+        if getattr(error, "code", None) == WSCloseCode.MESSAGE_TOO_BIG:
             self.stats.protocol_errors["frame_too_large"] += 1
             return "frame_too_large"
         self.stats.protocol_errors["websocket_error"] += 1
