@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
+import aiohttp
 from ocpp.v16.enums import ChargePointErrorCode
 
 from exporter import catalog
@@ -45,3 +49,11 @@ async def test_the_catalog_is_exposed_as_info_metrics(exporter):
     assert ground["resolution"] == exporter.svc.catalog.errors["GroundFailure"].resolution_text()
     kinds = {lab["kind"] for lab, _ in samples(scrape, "ocpp_notification_info")}
     assert kinds == {"station_offline", "controller_offline", "ems_offline"}
+
+
+async def test_docs_metrics_md_lists_exactly_the_exposed_families(exporter):
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "metrics.md").read_text()
+    documented = set(re.findall(r"^\| `(ocpp_[a-z_]+)` \|", doc, flags=re.M))
+    async with aiohttp.ClientSession() as http, http.get(exporter.http_url + "/metrics") as r:
+        exposed = set(re.findall(r"^# TYPE (\S+) ", await r.text(), flags=re.M))
+    assert documented == exposed

@@ -150,3 +150,8 @@ def test_the_embedded_default_needs_no_file():
     cfg = config.default()
     assert cfg.sites == () and cfg.state_dir is None
     assert str(cfg.ocpp_listen) == "0.0.0.0:9000" and str(cfg.metrics_listen) == "0.0.0.0:9430"
+
+
+def test_the_shipped_example_configuration_is_valid():
+    result = run_cli("check-config", "examples/exporter.yml")
+    assert result.returncode == 0, result.stderr
