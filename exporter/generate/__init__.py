@@ -46,7 +46,14 @@ def stale(root: Path, files: dict[str, str]) -> list[str]:
 
 def main(args: argparse.Namespace) -> int:
     root = Path(args.root)
-    files = render()
+    catalog = None
+    if getattr(args, "config", None):
+        # Operators regenerate rules and dashboards with their own severities and steps.
+        from ..config import load
+        from ..service import build_catalog
+
+        catalog = build_catalog(load(args.config))
+    files = render(catalog)
     if args.check:
         outdated = stale(root, files)
         if outdated:
