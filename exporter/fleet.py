@@ -45,6 +45,9 @@ class Connector:
     reported_at: float = 0.0
     # 1.6 carries one current error per connector; 2.0.1 may raise several at once.
     errors: dict[str, ActiveError] = field(default_factory=dict)
+    # 2.0.1: the problem each monitored source (component.variable) raised; `errors` is derived
+    # from it, so two sources behind one code clear independently.
+    sources: dict[str, ActiveError] = field(default_factory=dict)
 
 
 @dataclass
@@ -215,6 +218,46 @@ class Fleet:
         connector.reported_at = now
         connector.errors.pop(code, None)
 
+    # -- 2.0.1 device-model problems, keyed by the source that raised them ---------------
+
+    def raise_from(
+        self, station_id: str, connector_id: str, source: str, error: ActiveError, now: float
+    ) -> None:
+        """A monitored source (2.0.1 component.variable) reports a problem. The same source
+        again keeps its first `since`; a source whose problem changes code moves to the new one."""
+        connector = self.station(station_id).connector(connector_id, now)
+        previous = connector.sources.get(source)
+        if previous is not None and previous.code == error.code:
+            error.since = previous.since
+        connector.sources[source] = error
+        _derive_errors(connector)
+
+    def clear_from(self, station_id: str, connector_id: str, source: str) -> ActiveError | None:
+        """The source returned to normal; returns what it had raised, if anything."""
+        station = self.stations.get(station_id)
+        connector = station.connectors.get(connector_id) if station is not None else None
+        if connector is None:
+            return None
+        cleared = connector.sources.pop(source, None)
+        if cleared is not None:
+            _derive_errors(connector)
+        return cleared
+
+    def finish_source_resync(self, station_id: str, transient_source: str) -> int:
+        """2.0.1 end of re-sync: only `transient_source` (what a status report raised) goes on
+        connectors that did not re-report; problems raised by events stay until cleared."""
+        station = self.stations.get(station_id)
+        if station is None or station.resync_started is None:
+            return 0
+        started, station.resync_started = station.resync_started, None
+        cleared = 0
+        for connector in station.connectors.values():
+            if connector.reported_at < started and transient_source in connector.sources:
+                del connector.sources[transient_source]
+                _derive_errors(connector)
+                cleared += 1
+        return cleared
+
     def firmware_status(self, station_id: str, status: str, now: float) -> None:
         station = self.station(station_id)
         station.firmware_status = status
@@ -255,3 +298,13 @@ class Fleet:
 
     def __len__(self) -> int:
         return len(self.stations)
+
+
+def _derive_errors(connector: Connector) -> None:
+    """One active error per code: the earliest-raised of the sources behind it."""
+    errors: dict[str, ActiveError] = {}
+    for error in connector.sources.values():
+        current = errors.get(error.code)
+        if current is None or error.since < current.since:
+            errors[error.code] = error
+    connector.errors = errors

@@ -250,6 +250,18 @@ class StatsCollector(Collector):
             ["result"],
             {(k,): v for k, v in s.resyncs.items()},
         )
+        yield _counter(
+            "ocpp_exporter_security_events",
+            "SecurityEventNotifications received from stations, by type.",
+            ["type"],
+            {(k,): v for k, v in s.security_events.items()},
+        )
+        yield _counter(
+            "ocpp_exporter_events_ignored",
+            "OCPP 2.0.1 NotifyEvent events that reported no problem, by reason.",
+            ["reason"],
+            {(k,): v for k, v in s.events_ignored.items()},
+        )
         connections = GaugeMetricFamily(
             "ocpp_exporter_open_connections", "Open station websocket sessions."
         )

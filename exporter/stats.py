@@ -44,3 +44,7 @@ class Stats:
     open_connections: int = 0
     handling: Histogram = field(default_factory=Histogram)
     resyncs: Counter[str] = field(default_factory=Counter)
+    # (type) of OCPP 2.0.1 SecurityEventNotifications, bounded by the handler
+    security_events: Counter[str] = field(default_factory=Counter)
+    # (reason) 2.0.1 NotifyEvent events that were not problems (periodic reports, value deltas)
+    events_ignored: Counter[str] = field(default_factory=Counter)

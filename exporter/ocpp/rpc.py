@@ -63,6 +63,10 @@ class CallError:
 
 Frame = Call | CallResult | CallError
 
+# 2.0.1 (the version spelling "FormatViolation") has dedicated codes for broken RPC frames:
+# (a CALL whose structure cannot be read, an unknown message type number).
+_FRAMEWORK_ERRORS = {"FormatViolation": ("RpcFrameworkError", "MessageTypeNotSupported")}
+
 
 def parse_frame(text: str | bytes, formation_violation: str = "FormationViolation") -> Frame:
     """One websocket text message -> a frame, or FrameError saying why not.
@@ -93,7 +97,10 @@ def parse_frame(text: str | bytes, formation_violation: str = "FormationViolatio
         if len(message) != 4 or unique_id is None or not isinstance(message[2], str):
             raise FrameError(
                 "bad_call",
-                RpcError(formation_violation, "a CALL is [2, messageId, action, payload]"),
+                RpcError(
+                    _FRAMEWORK_ERRORS.get(formation_violation, (formation_violation, ""))[0],
+                    "a CALL is [2, messageId, action, payload]",
+                ),
                 unique_id,
             )
         if not isinstance(message[3], dict):
@@ -111,7 +118,10 @@ def parse_frame(text: str | bytes, formation_violation: str = "FormationViolatio
         return CallError(unique_id, str(message[2]), str(message[3]), details)
     raise FrameError(
         "bad_message_type",
-        RpcError("ProtocolError", f"unknown or malformed message type {kind!r}"),
+        RpcError(
+            _FRAMEWORK_ERRORS.get(formation_violation, ("", "ProtocolError"))[1],
+            f"unknown or malformed message type {kind!r}",
+        ),
         unique_id,
     )
 

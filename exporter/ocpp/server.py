@@ -9,6 +9,7 @@ import itertools
 import logging
 import time
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
@@ -16,12 +17,32 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from ..config import STATION_ID_RE, Config
 from ..fleet import Fleet, FleetFull
 from ..stats import Stats
-from . import v16
-from .session import Session
+from . import v16, v201
+from .session import Handler, Session
 
 log = logging.getLogger("exporter.ocpp")
 
-SUPPORTED_SUBPROTOCOLS = (v16.SUBPROTOCOL,)
+
+@dataclass(frozen=True)
+class Protocol:
+    """What a negotiated subprotocol selects for the connection."""
+
+    handler: Callable[..., Handler]
+    known_actions: frozenset[str]
+    formation_violation: str
+
+
+PROTOCOLS: dict[str, Protocol] = {
+    v16.SUBPROTOCOL: Protocol(v16.V16Handler, v16.KNOWN_ACTIONS, "FormationViolation"),
+    v201.SUBPROTOCOL: Protocol(v201.V201Handler, v201.KNOWN_ACTIONS, v201.FORMAT_VIOLATION),
+}
+SUPPORTED_SUBPROTOCOLS = tuple(PROTOCOLS)
+
+
+def choose_subprotocol(offered: list[str]) -> str | None:
+    """The server picks (RFC 6455 4.2.2): the first subprotocol in the client's order of
+    preference that we support, so a station offering "ocpp2.0.1, ocpp1.6" gets 2.0.1."""
+    return next((p for p in offered if p in PROTOCOLS), None)
 
 
 def offered_subprotocols(request: web.Request) -> list[str]:
@@ -68,7 +89,8 @@ class OcppServer:
         if self._closing:
             return self._refuse("shutting_down", 503, "exporter is shutting down")
         offered = offered_subprotocols(request)
-        if not any(p in SUPPORTED_SUBPROTOCOLS for p in offered):
+        chosen = choose_subprotocol(offered)
+        if chosen is None:
             return self._refuse(
                 "no_subprotocol",
                 400,
@@ -76,7 +98,7 @@ class OcppServer:
                 f"{', '.join(SUPPORTED_SUBPROTOCOLS)} (offered: {', '.join(offered) or 'none'})",
             )
         ws = web.WebSocketResponse(
-            protocols=SUPPORTED_SUBPROTOCOLS,
+            protocols=(chosen,),
             autoping=False,
             max_msg_size=self.settings.max_frame_bytes,
             timeout=self.settings.ping_timeout,
@@ -91,7 +113,8 @@ class OcppServer:
             await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"too many stations")
             log.warning("refused station %s: %s", station_id, exc)
             return ws
-        handler = v16.V16Handler(
+        protocol = PROTOCOLS[chosen]
+        handler = protocol.handler(
             station_id,
             self.fleet,
             self.stats,
@@ -109,8 +132,8 @@ class OcppServer:
             self.stats,
             self.clock,
             self.settings.call_timeout,
-            v16.KNOWN_ACTIONS,
-            "FormationViolation",
+            protocol.known_actions,
+            protocol.formation_violation,
         )
         await self._run(session, request)
         return ws
