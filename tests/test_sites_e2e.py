@@ -14,7 +14,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from exporter.config import parse
+from exporter.config import Device, PowerLimitSource, Probe, Site, parse
+from exporter.probes import Prober, check_http, check_tcp, fetch_power_limit
+from exporter.sites import EMS, Sites
 from tests.conftest import Running, eventually, samples
 from tests.conftest import test_config as exporter_config
 from tests.site_targets import Target
@@ -386,3 +388,34 @@ async def test_push_api_refuses_bad_input_and_counts_it(exporter_factory):
     scrape = await running.scrape()
     assert value(scrape, "ocpp_ems_power_limit_watts", ems="e1") == 5000
     assert value(scrape, "ocpp_controller_last_seen_timestamp_seconds", controller="c-open")
+
+
+async def test_failed_checks_say_why(target: Target):
+    source = PowerLimitSource(target.base_url + "/limit", "site.limit.w")
+    site = Site("s", ems="e", ems_device=Device("e", EMS, power_limit=source))
+    sites = Sites([site], now=0.0)
+    prober = Prober(sites)
+    state = sites.get(EMS, "e")
+    async with aiohttp.ClientSession() as http:
+
+        def read():
+            return fetch_power_limit(http, source)
+
+        target.limit_w = "11kW"
+        result = await prober.run_once(state, "power_limit", 2.0, read)
+        assert not result.ok and "not a number of watts" in result.error
+        target.limit_w = 9000
+        target.status = 500
+        result = await prober.run_once(state, "power_limit", 2.0, read)
+        assert not result.ok and "HTTP status 500, expected 200" in result.error
+        target.status = 200
+        result = await prober.run_once(state, "power_limit", 2.0, read)
+        assert result.ok and state.live_limit_w == 9000
+
+        probe = Probe("http", target.base_url + "/health", expect_status=(204,))
+        result = await prober.run_once(state, "http", 2.0, lambda: check_http(http, probe))
+        assert not result.ok and "HTTP status 200, expected 204" in result.error
+    await target.stop()
+    result = await prober.run_once(state, "tcp", 2.0, lambda: check_tcp(f"127.0.0.1:{target.port}"))
+    assert not result.ok and result.error
+    await target.start()
