@@ -66,11 +66,54 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class Probe:
+    """An active check of a controller or EMS, run on an interval (like a blackbox module)."""
+
+    type: str  # tcp | http
+    # tcp: HOST:PORT; http: the URL to GET
+    target: str
+    interval: float = 30.0
+    timeout: float = 5.0
+    expect_status: tuple[int, ...] = (200,)
+    tls_verify: bool = True
+
+
+@dataclass(frozen=True)
+class PowerLimitSource:
+    """Where the EMS publishes its live power limit: a JSON document and the path to a number."""
+
+    url: str
+    json_path: str
+    interval: float = 30.0
+    timeout: float = 5.0
+    tls_verify: bool = True
+
+
+DEFAULT_STALE_AFTER = 90.0
+
+
+@dataclass(frozen=True)
+class Device:
+    """A site controller or EMS and how the exporter learns that it is alive."""
+
+    id: str
+    kind: str  # controller | ems
+    # Bearer token for push heartbeats (the device's own, else the site's); "" = no auth.
+    token: str = field(default="", repr=False)
+    stale_after: float = DEFAULT_STALE_AFTER
+    probe: Probe | None = None
+    fallback_limit_w: float | None = None
+    power_limit: PowerLimitSource | None = None
+
+
+@dataclass(frozen=True)
 class Site:
     name: str
     stations: tuple[str, ...] = ()
     controller: str = ""
     ems: str = ""
+    controller_device: Device | None = None
+    ems_device: Device | None = None
 
 
 @dataclass(frozen=True)
@@ -264,6 +307,7 @@ def _sites(source: str, data: Any) -> tuple[Site, ...]:
     sites: list[Site] = []
     seen_sites: set[str] = set()
     seen_stations: dict[str, str] = {}
+    seen_devices: dict[tuple[str, str], str] = {}
     for index, item in enumerate(data):
         section = _Section(source, f"inventory.sites[{index}]", item)
         name = section.get("name", _str, "")
@@ -284,15 +328,215 @@ def _sites(source: str, data: Any) -> tuple[Site, ...]:
                     f"station {station!r} is already listed in site {seen_stations[station]!r}",
                 )
             seen_stations[station] = name
+        site_token = _token(section)
+        controller = _device(section, "controller", site_token, seen_devices)
+        ems = _device(section, "ems", site_token, seen_devices)
         site = Site(
             name=name,
             stations=tuple(stations),
-            controller=section.get("controller", _str, ""),
-            ems=section.get("ems", _str, ""),
+            controller=controller.id if controller else "",
+            ems=ems.id if ems else "",
+            controller_device=controller,
+            ems_device=ems,
         )
         section.finish()
         sites.append(site)
     return tuple(sites)
+
+
+def _device_id(value: Any) -> str:
+    # The id is a URL path segment of the push API and a label value.
+    if not isinstance(value, str) or not STATION_ID_RE.match(value):
+        raise ValueError(f"device ids are 1 to 48 characters without '/', got {value!r}")
+    return value
+
+
+def _token(section: _Section) -> str:
+    """`token:` or `token_file:` (one line, surrounding whitespace ignored); "" when neither."""
+    token = section.get("token", _str, "")
+    token_file = section.get("token_file", _str, "")
+    if token and token_file:
+        raise section.fail("token_file", "set either token or token_file, not both")
+    if token_file:
+        path = Path(token_file)
+        if not path.is_absolute() and not section.source.startswith("<"):
+            path = Path(section.source).parent / path
+        try:
+            token = path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise section.fail(
+                "token_file", f"cannot read {str(path)!r}: {exc.strerror or exc}"
+            ) from None
+        if not token:
+            raise section.fail("token_file", f"{str(path)!r} is empty")
+    elif "token" in section.data and not token.strip():
+        raise section.fail("token", "must not be empty")
+    return token.strip()
+
+
+def _bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"expected true or false, got {value!r}")
+    return value
+
+
+def _watts(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ValueError(f"expected a number of watts (0 or more), got {value!r}")
+    return float(value)
+
+
+def _http_url(value: Any) -> str:
+    text = _str(value)
+    scheme, sep, rest = text.partition("://")
+    if not sep or scheme not in ("http", "https") or not rest.split("/", 1)[0]:
+        raise ValueError(f"expected an http:// or https:// URL with a host, got {text!r}")
+    return text
+
+
+def _tcp_target(value: Any) -> str:
+    text = _str(value)
+    host, sep, port = text.rpartition(":")
+    if not sep or not host.strip("[]") or not port.isdigit() or not 0 < int(port) <= 65535:
+        raise ValueError(f"expected HOST:PORT with a port from 1 to 65535, got {text!r}")
+    return text
+
+
+def _statuses(value: Any) -> tuple[int, ...]:
+    values = value if isinstance(value, list) else [value]
+    if not values or not all(
+        isinstance(v, int) and not isinstance(v, bool) and 100 <= v <= 599 for v in values
+    ):
+        raise ValueError(f"expected an HTTP status (100-599) or a list of them, got {value!r}")
+    return tuple(values)
+
+
+def _json_path(value: Any) -> str:
+    text = _str(value)
+    if not text or any(not part for part in text.split(".")):
+        raise ValueError(f"expected a dotted path like 'site.limit_w' or 'data.0.w', got {text!r}")
+    return text
+
+
+def _check_interval(section: _Section, interval: float, timeout: float) -> None:
+    if timeout > interval:
+        raise section.fail(
+            "timeout", f"must not be longer than interval ({interval:g}s), or checks would overlap"
+        )
+
+
+def _probe(section: _Section) -> Probe:
+    duration = _positive(parse_duration)
+    kind = section.get("type", _choice("tcp", "http"), "")
+    if not kind:
+        raise section.fail("type", "every probe needs a type (tcp or http)")
+    if kind == "tcp":
+        for name in ("url", "expect_status", "tls_verify"):
+            if name in section.data:
+                raise section.fail(name, "only for probes of type http")
+        target = section.get("target", _tcp_target, "")
+        if not target:
+            raise section.fail("target", "a tcp probe needs target: HOST:PORT")
+    else:
+        if "target" in section.data:
+            raise section.fail("target", "an http probe takes url:, not target:")
+        target = section.get("url", _http_url, "")
+        if not target:
+            raise section.fail("url", "an http probe needs url: http(s)://...")
+    d = Probe(kind, target)
+    probe = Probe(
+        type=kind,
+        target=target,
+        interval=section.get("interval", duration, d.interval),
+        timeout=section.get("timeout", duration, d.timeout),
+        expect_status=section.get("expect_status", _statuses, d.expect_status),
+        tls_verify=section.get("tls_verify", _bool, d.tls_verify),
+    )
+    section.finish()
+    _check_interval(section, probe.interval, probe.timeout)
+    return probe
+
+
+def _power_limit(section: _Section) -> PowerLimitSource:
+    duration = _positive(parse_duration)
+    url = section.get("url", _http_url, "")
+    if not url:
+        raise section.fail("url", "power_limit needs url: http(s)://...")
+    json_path = section.get("json_path", _json_path, "")
+    if not json_path:
+        raise section.fail("json_path", "power_limit needs json_path: (e.g. 'limit_w')")
+    d = PowerLimitSource(url, json_path)
+    source = PowerLimitSource(
+        url=url,
+        json_path=json_path,
+        interval=section.get("interval", duration, d.interval),
+        timeout=section.get("timeout", duration, d.timeout),
+        tls_verify=section.get("tls_verify", _bool, d.tls_verify),
+    )
+    section.finish()
+    _check_interval(section, source.interval, source.timeout)
+    return source
+
+
+def _device(
+    site: _Section, kind: str, site_token: str, seen: dict[tuple[str, str], str]
+) -> Device | None:
+    """`controller:` / `ems:` of a site: a plain id (push only) or a mapping."""
+    site.used.add(kind)
+    raw = site.data.get(kind)
+    if raw is None or raw == "":
+        return None
+    if not isinstance(raw, str | dict):
+        raise site.fail(kind, f"expected an id or a mapping with id:, got {raw!r}")
+    if isinstance(raw, str):
+        device_id = site.get(kind, _device_id, "")
+        device = Device(id=device_id, kind=kind, token=site_token)
+        where = site.key(kind)
+    else:
+        section = site.section(kind)
+        device_id = section.get("id", _device_id, "")
+        if not device_id:
+            raise section.fail("id", f"every {kind} needs an id")
+        if kind != "ems":
+            for name in ("fallback_limit_w", "power_limit"):
+                if name in section.data:
+                    raise section.fail(name, "only for an ems")
+        stale_after = section.get("stale_after", _positive(parse_duration), DEFAULT_STALE_AFTER)
+        probe = _probe(section.section("probe")) if section.data.get("probe") else None
+        power_limit = (
+            _power_limit(section.section("power_limit"))
+            if section.data.get("power_limit")
+            else None
+        )
+        device = Device(
+            id=device_id,
+            kind=kind,
+            token=_token(section) or site_token,
+            stale_after=stale_after,
+            probe=probe,
+            fallback_limit_w=section.get("fallback_limit_w", _watts, None),
+            power_limit=power_limit,
+        )
+        section.used.update({"probe", "power_limit"})
+        section.finish()
+        # A device is down after stale_after without a signal: shorter than the check interval
+        # and it would flap between every two checks.
+        for name, check in (("probe", probe), ("power_limit", power_limit)):
+            if check and stale_after <= check.interval:
+                raise section.fail(
+                    "stale_after",
+                    f"must be longer than {name}.interval ({check.interval:g}s), "
+                    f"or the {kind} would count as down between two checks",
+                )
+        where = section.path
+    if (kind, device_id) in seen:
+        raise ConfigError(
+            site.source,
+            where,
+            f"{kind} id {device_id!r} is already used by {seen[kind, device_id]}",
+        )
+    seen[kind, device_id] = where
+    return device
 
 
 def _overrides(section: _Section) -> dict[str, CatalogOverride]:

@@ -20,6 +20,11 @@ from .fleet import Fleet, Placement
 from .metrics import FleetCollector, StatsCollector
 from .notifications import fleet_notifications
 from .ocpp.server import OcppServer
+from .probes import Prober
+from .sites import Sites
+from .sites_api import SitesApi
+from .sites_metrics import SitesCollector
+from .sites_notifications import site_notifications
 from .stats import Stats
 from .web import MetricsSide
 
@@ -41,6 +46,8 @@ class Service:
     metrics_side: MetricsSide
     ocpp_app: web.Application
     metrics_app: web.Application
+    sites: Sites | None = None
+    prober: Prober | None = None
 
 
 def build(config: Config) -> Service:
@@ -56,18 +63,37 @@ def build(config: Config) -> Service:
     registry.register(FleetCollector(fleet, catalog, config.limits.max_error_info_series))
     stats_collector = StatsCollector(stats, fleet)
     registry.register(stats_collector)
+    # Controller/EMS liveness: the grace period before a first signal starts now.
+    sites = Sites(config.sites, now=time.time())
+    registry.register(SitesCollector(sites))
+    stations_of = {site.name: site.stations for site in config.sites}
     ocpp = OcppServer(config, fleet, stats)
     ocpp_app = web.Application()
     ocpp.add_routes(ocpp_app)
     metrics_side = MetricsSide(
         registry,
         stats_collector,
-        [lambda: fleet_notifications(fleet, catalog)],
+        [
+            lambda: fleet_notifications(fleet, catalog),
+            lambda: site_notifications(sites, catalog, stations_of),
+        ],
         config.ocpp.path_prefix,
     )
     metrics_app = web.Application()
     metrics_side.add_routes(metrics_app)
-    return Service(config, catalog, fleet, stats, ocpp, metrics_side, ocpp_app, metrics_app)
+    SitesApi(sites).add_routes(metrics_app)
+    return Service(
+        config,
+        catalog,
+        fleet,
+        stats,
+        ocpp,
+        metrics_side,
+        ocpp_app,
+        metrics_app,
+        sites=sites,
+        prober=Prober(sites),
+    )
 
 
 async def start(service: Service) -> list[web.AppRunner]:
@@ -86,6 +112,8 @@ async def start(service: Service) -> list[web.AppRunner]:
     except BaseException:
         await stop(service, runners)
         raise
+    if service.prober is not None:
+        service.prober.start()
     service.metrics_side.ready = True
     return runners
 
@@ -97,6 +125,8 @@ def bound_port(runner: web.AppRunner) -> int:
 async def stop(service: Service, runners: list[web.AppRunner]) -> None:
     """Close station sessions with 1001 (the OCPP app's shutdown hook), then the listeners."""
     service.metrics_side.ready = False
+    if service.prober is not None:
+        await service.prober.stop()
     for runner in runners:
         await runner.cleanup()
 
