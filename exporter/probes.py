@@ -44,9 +44,7 @@ async def check_tcp(target: str) -> None:
 
 async def check_http(session: aiohttp.ClientSession, probe: Probe) -> None:
     # Redirects are not followed: expect_status names exactly what the target must answer.
-    async with session.get(
-        probe.target, allow_redirects=False, ssl=probe.tls_verify
-    ) as response:
+    async with session.get(probe.target, allow_redirects=False, ssl=probe.tls_verify) as response:
         if response.status not in probe.expect_status:
             expected = ", ".join(map(str, probe.expect_status))
             raise CheckFailed(f"HTTP status {response.status}, expected {expected}")
@@ -73,9 +71,7 @@ def json_path_value(document: Any, path: str) -> float:
 
 
 async def fetch_power_limit(session: aiohttp.ClientSession, source: PowerLimitSource) -> float:
-    async with session.get(
-        source.url, allow_redirects=False, ssl=source.tls_verify
-    ) as response:
+    async with session.get(source.url, allow_redirects=False, ssl=source.tls_verify) as response:
         if response.status != 200:
             raise CheckFailed(f"HTTP status {response.status}, expected 200")
         body = await response.content.read(MAX_POWER_LIMIT_BYTES + 1)
