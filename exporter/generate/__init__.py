@@ -44,9 +44,19 @@ def stale(root: Path, files: dict[str, str]) -> list[str]:
     ]
 
 
+def _catalog(config_path: str | None) -> Catalog | None:
+    """The packaged catalog, or it with a configuration's overrides and runbook base."""
+    if not config_path:
+        return None
+    from .. import config as config_module
+    from ..service import build_catalog
+
+    return build_catalog(config_module.load(config_path))
+
+
 def main(args: argparse.Namespace) -> int:
     root = Path(args.root)
-    files = render()
+    files = render(_catalog(getattr(args, "config", None)))
     if args.check:
         outdated = stale(root, files)
         if outdated:

@@ -12,6 +12,7 @@ blip, it resolves, and it carries the labels that Alertmanager's inhibit rules m
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,10 +35,8 @@ def series(name: str, **labels: str) -> str:
 
 
 def minutes(duration: str) -> int:
-    seconds = parse_duration(duration)
-    if seconds % 60:
-        raise ValueError(f"rule tests need whole minutes for `for:`, got {duration}")
-    return int(seconds // 60)
+    """Whole minutes, rounded up: the tests evaluate once a minute."""
+    return math.ceil(parse_duration(duration) / 60)
 
 
 @dataclass
