@@ -98,7 +98,11 @@ def parser() -> argparse.ArgumentParser:
     )
     gen.add_argument("--check", action="store_true", help="exit 1 if committed files are stale")
     gen.add_argument("--root", default=".", help="repository root to write into")
-    gen.add_argument("--config", metavar="FILE", help="apply this config's catalog overrides")
+    gen.add_argument(
+        "--config",
+        metavar="FILE",
+        help="apply this configuration's catalog overrides (severity, for, text) to the rules",
+    )
     gen.set_defaults(func=cmd_generate)
     return p
 

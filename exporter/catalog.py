@@ -8,7 +8,7 @@ on the pager and on screen are the same.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from typing import Any
 
@@ -39,6 +39,9 @@ UNKNOWN = "Unknown"
 NO_ERROR = "NoError"
 ERROR_CODES = (*OCPP16_ERROR_CODES, UNKNOWN)
 NOTIFICATION_KINDS = ("station_offline", "controller_offline", "ems_offline")
+#: Alerts about the monitoring itself: they have no notification in the JSON API (the exporter
+#: cannot report that it is down), only alert rules and docs.
+EXPORTER_ALERT_KINDS = ("station_flapping", "exporter_down", "exporter_rejecting_frames")
 SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
 
 
@@ -67,25 +70,31 @@ class Entry:
 class Catalog:
     errors: Mapping[str, Entry]
     notifications: Mapping[str, Entry]
+    exporter_alerts: Mapping[str, Entry] = field(default_factory=dict)
 
     def error(self, code: str) -> Entry:
         return self.errors.get(code) or self.errors[UNKNOWN]
 
     def entries(self) -> list[Entry]:
-        return [*self.errors.values(), *self.notifications.values()]
+        return [
+            *self.errors.values(),
+            *self.notifications.values(),
+            *self.exporter_alerts.values(),
+        ]
 
     def with_overrides(self, overrides: Mapping[str, CatalogOverride], source: str) -> Catalog:
         errors = dict(self.errors)
         notifications = dict(self.notifications)
+        exporter_alerts = dict(self.exporter_alerts)
         for key, override in overrides.items():
-            table = errors if key in errors else notifications if key in notifications else None
+            table = next((t for t in (errors, notifications, exporter_alerts) if key in t), None)
             if table is None:
-                known = ", ".join([*errors, *notifications])
+                known = ", ".join([*errors, *notifications, *exporter_alerts])
                 raise ConfigError(
                     source, f"catalog.overrides.{key}", f"not in the catalog ({known})"
                 )
             table[key] = _apply(table[key], override)
-        return Catalog(errors=errors, notifications=notifications)
+        return Catalog(errors=errors, notifications=notifications, exporter_alerts=exporter_alerts)
 
 
 def _apply(entry: Entry, override: CatalogOverride) -> Entry:
@@ -158,7 +167,18 @@ def parse(data: Any, runbook_base: str = DEFAULT_RUNBOOK_BASE) -> Catalog:
         kind: _entry(kind, notes_data[kind], str(notes_data[kind].get("alert", "")), runbook_base)
         for kind in NOTIFICATION_KINDS
     }
-    return Catalog(errors=errors, notifications=notifications)
+    exporter_data = data.get("exporter_alerts", {})
+    # Optional so that hand-made catalogs from before these alerts still load.
+    if exporter_data and sorted(exporter_data) != sorted(EXPORTER_ALERT_KINDS):
+        raise CatalogError(f"catalog exporter_alerts must be exactly {EXPORTER_ALERT_KINDS}")
+    exporter_alerts = {
+        kind: _entry(
+            kind, exporter_data[kind], str(exporter_data[kind].get("alert", "")), runbook_base
+        )
+        for kind in EXPORTER_ALERT_KINDS
+        if kind in exporter_data
+    }
+    return Catalog(errors=errors, notifications=notifications, exporter_alerts=exporter_alerts)
 
 
 def load(runbook_base: str = "") -> Catalog:

@@ -44,16 +44,19 @@ def stale(root: Path, files: dict[str, str]) -> list[str]:
     ]
 
 
+def _catalog(config_path: str | None) -> Catalog | None:
+    """The packaged catalog, or it with a configuration's overrides and runbook base."""
+    if not config_path:
+        return None
+    from .. import config as config_module
+    from ..service import build_catalog
+
+    return build_catalog(config_module.load(config_path))
+
+
 def main(args: argparse.Namespace) -> int:
     root = Path(args.root)
-    catalog = None
-    if getattr(args, "config", None):
-        # Operators regenerate rules and dashboards with their own severities and steps.
-        from ..config import load
-        from ..service import build_catalog
-
-        catalog = build_catalog(load(args.config))
-    files = render(catalog)
+    files = render(_catalog(getattr(args, "config", None)))
     if args.check:
         outdated = stale(root, files)
         if outdated:
