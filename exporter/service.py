@@ -20,6 +20,7 @@ from .fleet import Fleet, Placement
 from .metrics import FleetCollector, StatsCollector
 from .notifications import fleet_notifications
 from .ocpp.server import OcppServer
+from .relay_metrics import RelayCollector
 from .stats import Stats
 from .web import MetricsSide
 
@@ -57,6 +58,8 @@ def build(config: Config) -> Service:
     stats_collector = StatsCollector(stats, fleet)
     registry.register(stats_collector)
     ocpp = OcppServer(config, fleet, stats)
+    if config.mode == "relay":
+        registry.register(RelayCollector(ocpp.upstream_legs, fleet))
     ocpp_app = web.Application()
     ocpp.add_routes(ocpp_app)
     metrics_side = MetricsSide(

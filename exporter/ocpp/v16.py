@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +24,8 @@ SUBPROTOCOL = "ocpp1.6"
 ERROR_CODES = frozenset(code.value for code in ChargePointErrorCode)
 STATUSES = frozenset(status.value for status in ChargePointStatus)
 UNKNOWN_STATUS = "Unknown"
+
+log = logging.getLogger("exporter.ocpp")
 
 #: Actions a Charge Point sends in 1.6 (incl. the security whitepaper's) that we answer.
 #: Anything else that is a 1.6 action is NotSupported; the rest NotImplemented.
@@ -101,6 +104,35 @@ class V16Handler:
             raise RpcError("NotImplemented", f"unknown action {clean(action, 40)!r}")
         SCHEMAS.validate(action, payload)
         return route(payload, self.clock())
+
+    # -- relay mode: observe, never answer ---------------------------------------------
+
+    def observe_call(self, action: str, payload: dict[str, Any]) -> bool:
+        """Update the fleet from a CALL that the station's own CSMS answers. The reply the
+        standalone route builds is dropped; nothing here raises, because observing must never
+        get in the way of a frame the relay already forwarded. False: nothing learned."""
+        route = self._routes.get(action)
+        if route is None:
+            return False
+        try:
+            SCHEMAS.validate(action, payload)
+            route(payload, self.clock())
+        except RpcError as exc:
+            self.stats.protocol_errors[f"unobserved_{exc.code}"] += 1
+            return False
+        except Exception:
+            log.exception("station %s: observing %s failed", self.station_id, action)
+            return False
+        return True
+
+    def observe_result(
+        self, action: str, request: dict[str, Any], response: dict[str, Any]
+    ) -> None:
+        """Learn from the CSMS's answer to a station's CALL (relay mode)."""
+        if action == "BootNotification":
+            status = response.get("status")
+            if isinstance(status, str):
+                self.fleet.registration(self.station_id, self._label(status), self.clock())
 
     def _label(self, value: Any) -> str:
         return clean(value, self.limits.max_label_length) if value is not None else ""
