@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -83,7 +84,8 @@ class CsmsLeg:
 class Csms:
     """`ws://127.0.0.1:{port}/ocpp/{station_id}`; `legs` keeps every leg ever opened."""
 
-    def __init__(self) -> None:
+    def __init__(self, ssl_context: ssl.SSLContext | None = None) -> None:
+        self.ssl_context = ssl_context
         self.boot_status = "Accepted"
         self.refuse_status: int | None = None
         self.legs: dict[str, list[CsmsLeg]] = {}
@@ -92,7 +94,8 @@ class Csms:
 
     @property
     def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/ocpp"
+        scheme = "wss" if self.ssl_context else "ws"
+        return f"{scheme}://127.0.0.1:{self.port}/ocpp"
 
     def leg(self, station_id: str) -> CsmsLeg:
         return self.legs[station_id][-1]
@@ -102,7 +105,7 @@ class Csms:
         app.router.add_get("/ocpp/{station_id}", self._handle)
         self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=1)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
+        site = web.TCPSite(self._runner, "127.0.0.1", self.port, ssl_context=self.ssl_context)
         await site.start()
         self.port = self._runner.addresses[0][1]
 

@@ -8,6 +8,8 @@ import base64
 import contextlib
 import json
 import socket
+import ssl
+import subprocess
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
@@ -16,7 +18,7 @@ import pytest
 import websockets
 from ocpp.v16 import call
 
-from exporter.config import Config, RelaySettings
+from exporter.config import Config, RelaySettings, RelayTls
 from tests.conftest import eventually, samples
 from tests.conftest import test_config as base_config
 from tests.relay_csms import Csms, recording_station, stop_station
@@ -299,3 +301,59 @@ async def test_relay_in_front_of_a_standalone_exporter(exporter_factory):
         await eventually(upstream_resynced)
     finally:
         await station.close()
+
+
+@pytest.fixture
+def certificate(tmp_path) -> tuple[str, str]:
+    """A self-signed certificate for 127.0.0.1, made with the openssl command line."""
+    cert, key = tmp_path / "csms.pem", tmp_path / "csms.key"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=test CSMS",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return str(cert), str(key)
+
+
+async def test_wss_upstream_is_verified_against_the_configured_ca(exporter_factory, certificate):
+    cert, key = certificate
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    csms = Csms(ssl_context=context)
+    await csms.start()
+    try:
+        # Without the CA the self-signed upstream is refused, and counted as a TLS failure.
+        untrusting = await exporter_factory(relay_config(csms.url))
+        with pytest.raises(websockets.InvalidStatus) as refused:
+            await websockets.connect(f"{untrusting.ocpp_url}/CP-tls", subprotocols=["ocpp1.6"])
+        assert refused.value.response.status_code == 502
+        scrape = await untrusting.scrape()
+        assert value(scrape, "ocpp_exporter_upstream_failures_total", reason="tls") == 1
+
+        trusting = await exporter_factory(relay_config(csms.url, tls=RelayTls(ca_file=cert)))
+        station = await trusting.station("CP-tls")
+        try:
+            assert (await station.boot()).status == "Accepted"
+            assert csms.leg("CP-tls").protocol == "ocpp1.6"
+        finally:
+            await station.close()
+    finally:
+        await csms.stop()
