@@ -357,3 +357,20 @@ async def test_wss_upstream_is_verified_against_the_configured_ca(exporter_facto
             await station.close()
     finally:
         await csms.stop()
+
+
+async def test_relay_shutdown_closes_both_legs(csms):
+    from exporter import service
+
+    svc = service.build(relay_config(csms.url))
+    runners = await service.start(svc)
+    url = f"ws://127.0.0.1:{service.bound_port(runners[0])}/ocpp"
+    station, wire = await recording_station(url, "CP-shutdown")
+    await station.boot()
+    leg = csms.leg("CP-shutdown")
+    await service.stop(svc, runners)
+    with contextlib.suppress(websockets.ConnectionClosed):
+        await asyncio.wait_for(station._task, 10)
+    assert wire.close_code == 1001
+    await asyncio.wait_for(leg.closed.wait(), 10)
+    assert leg.connection.ws.close_code == 1001

@@ -255,8 +255,11 @@ class RelaySession:
                     await pump
             if not self._upstream_ended:
                 self.legs.station_ended(self.station_id, self.leg_token)
+                # The station's own close code when it closed; 1001 when the endpoint closed it
+                # (shutdown, replaced, dead peer) or it vanished without a close frame.
                 code = self.ws.close_code
-                code = code if _sendable(code) else WSCloseCode.GOING_AWAY
+                if self.close_reason != "station_closed" or not _sendable(code):
+                    code = WSCloseCode.GOING_AWAY
                 with contextlib.suppress(ConnectionError, RuntimeError, TimeoutError):
                     await self.upstream.close(code=code, message=b"station disconnected")
 
