@@ -41,7 +41,12 @@ ERROR_CODES = (*OCPP16_ERROR_CODES, UNKNOWN)
 NOTIFICATION_KINDS = ("station_offline", "controller_offline", "ems_offline")
 #: Alerts about the monitoring itself: they have no notification in the JSON API (the exporter
 #: cannot report that it is down), only alert rules and docs.
-EXPORTER_ALERT_KINDS = ("station_flapping", "exporter_down", "exporter_rejecting_frames")
+EXPORTER_ALERT_KINDS = (
+    "station_flapping",
+    "exporter_down",
+    "exporter_rejecting_frames",
+    "upstream_down",
+)
 SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -114,6 +115,8 @@ class Site:
     ems: str = ""
     controller_device: Device | None = None
     ems_device: Device | None = None
+    # Relay mode: this site's stations belong to another central system than the global one.
+    upstream_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -133,6 +136,26 @@ class Logging:
 
 
 @dataclass(frozen=True)
+class RelayTls:
+    """How the exporter verifies a wss:// upstream (the station's own TLS ends at the exporter)."""
+
+    ca_file: str | None = None
+    insecure_skip_verify: bool = False
+
+
+@dataclass(frozen=True)
+class RelaySettings:
+    """`mode: relay`: stations connect to the exporter, which opens a leg to their CSMS."""
+
+    upstream_url: str = ""
+    tls: RelayTls = field(default_factory=RelayTls)
+    connect_timeout: float = 10.0
+
+
+MODES = ("standalone", "relay")
+
+
+@dataclass(frozen=True)
 class Config:
     source: str = "<embedded default>"
     ocpp_listen: Listen = field(default_factory=lambda: Listen("0.0.0.0", 9000))
@@ -144,6 +167,13 @@ class Config:
     runbook_base_url: str = ""
     logging: Logging = field(default_factory=Logging)
     state_dir: str | None = None
+    mode: str = "standalone"
+    relay: RelaySettings = field(default_factory=RelaySettings)
+
+    def upstream_url_of(self, station_id: str) -> str:
+        """Relay mode: the CSMS base URL for a station (its site's override, else the global)."""
+        site = self.site_of().get(station_id)
+        return (site.upstream_url if site else "") or self.relay.upstream_url
 
     def site_of(self) -> dict[str, Site]:
         """Station id -> its configured site."""
@@ -338,6 +368,7 @@ def _sites(source: str, data: Any) -> tuple[Site, ...]:
             ems=ems.id if ems else "",
             controller_device=controller,
             ems_device=ems,
+            upstream_url=section.get("upstream_url", _upstream_url, ""),
         )
         section.finish()
         sites.append(site)
@@ -555,6 +586,52 @@ def _overrides(section: _Section) -> dict[str, CatalogOverride]:
     return overrides
 
 
+def _upstream_url(value: Any) -> str:
+    url = urlsplit(_str(value))
+    if url.scheme not in ("ws", "wss") or not url.hostname:
+        raise ValueError(f"expected a ws:// or wss:// URL with a host, got {value!r}")
+    if url.query or url.fragment:
+        raise ValueError(
+            f"the station id is appended to the path: no query or fragment, got {value!r}"
+        )
+    return url.geturl().rstrip("/")
+
+
+def _relay(section: _Section, mode: str, sites: tuple[Site, ...]) -> RelaySettings:
+    d = RelaySettings()
+    tls = section.section("tls")
+
+    def ca_file(value: Any) -> str:
+        path = _str(value)
+        if not Path(path).is_file():
+            raise ValueError(f"no such file: {path!r}")
+        return path
+
+    def boolean(value: Any) -> bool:
+        if not isinstance(value, bool):
+            raise ValueError(f"expected true or false, got {value!r}")
+        return value
+
+    relay = RelaySettings(
+        upstream_url=section.get("upstream_url", _upstream_url, ""),
+        tls=RelayTls(
+            ca_file=tls.get("ca_file", ca_file, None),
+            insecure_skip_verify=tls.get("insecure_skip_verify", boolean, False),
+        ),
+        connect_timeout=section.get(
+            "connect_timeout", _positive(parse_duration), d.connect_timeout
+        ),
+    )
+    tls.finish()
+    section.finish()
+    if mode == "relay" and not relay.upstream_url:
+        # Stations outside every site still need somewhere to go.
+        raise section.fail("upstream_url", "required in relay mode (the CSMS websocket URL)")
+    if mode != "relay" and any(site.upstream_url for site in sites):
+        raise ConfigError(section.source, "mode", "sites set upstream_url: set mode: relay")
+    return relay
+
+
 def parse(data: Any, source: str) -> Config:
     """Validate a loaded YAML document; raises ConfigError on the first problem."""
     root = _Section(source, "", data)
@@ -576,6 +653,7 @@ def parse(data: Any, source: str) -> Config:
         format=logging_section.get("format", _choice("text", "json"), "text"),
     )
     logging_section.finish()
+    mode = root.get("mode", _choice(*MODES), "standalone")
     config = Config(
         source=source,
         ocpp_listen=ocpp_listen,
@@ -587,6 +665,8 @@ def parse(data: Any, source: str) -> Config:
         runbook_base_url=runbook_base_url,
         logging=log,
         state_dir=root.get("state_dir", _str, None),
+        mode=mode,
+        relay=_relay(root.section("relay"), mode, sites),
     )
     root.finish()
     return config

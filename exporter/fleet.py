@@ -77,6 +77,9 @@ class Station:
     connects: int = 0
     boots: int = 0
     resync_started: float | None = None
+    # Relay mode: the CSMS's answer to the last BootNotification (Accepted, Pending, Rejected).
+    registration_status: str = ""
+    registration_at: float = 0.0
 
     def connector(self, connector_id: str, now: float) -> Connector:
         connector = self.connectors.get(connector_id)
@@ -168,6 +171,12 @@ class Fleet:
         station.connectors.clear()
         station.firmware_status = ""
         station.last_seen = now
+
+    def registration(self, station_id: str, status: str, now: float) -> None:
+        """The station's central system answered its BootNotification (relay mode)."""
+        station = self.station(station_id)
+        station.registration_status = status
+        station.registration_at = now
 
     def report_status(
         self,

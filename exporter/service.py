@@ -21,6 +21,7 @@ from .metrics import FleetCollector, StatsCollector
 from .notifications import fleet_notifications
 from .ocpp.server import OcppServer
 from .probes import Prober
+from .relay_metrics import RelayCollector
 from .sites import Sites
 from .sites_api import SitesApi
 from .sites_metrics import SitesCollector
@@ -68,6 +69,8 @@ def build(config: Config) -> Service:
     registry.register(SitesCollector(sites))
     stations_of = {site.name: site.stations for site in config.sites}
     ocpp = OcppServer(config, fleet, stats)
+    if config.mode == "relay":
+        registry.register(RelayCollector(ocpp.upstream_legs, fleet))
     ocpp_app = web.Application()
     ocpp.add_routes(ocpp_app)
     metrics_side = MetricsSide(

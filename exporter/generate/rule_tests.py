@@ -369,6 +369,33 @@ def rejecting_cases(entry: Entry) -> list[Case]:
     return [storm, trickle]
 
 
+def upstream_down_cases(entry: Entry) -> list[Case]:
+    hold = minutes(entry.alert_for)
+    ident = {"station": "CP-1", "site": SITE}
+    connected = series("ocpp_upstream_connected", **ident)
+    lost = Case(
+        f"OcppUpstreamDown: a lost upstream fires after {entry.alert_for}, resolves on reconnect",
+        [(connected, f"1 0x{hold + 2} 1x5")],
+    )
+    lost.expect(hold, entry.alert).expect(
+        hold + 1,
+        entry.alert,
+        alert(
+            entry,
+            ident,
+            f"Station CP-1 (site {SITE}) cannot reach its central system through the exporter",
+        ),
+    )
+    lost.expect(hold + 5, entry.alert)
+    short = Case(
+        "OcppUpstreamDown: a one-minute upstream restart does not fire",
+        [(connected, f"1 0 1x{hold + 5}")],
+    )
+    for minute in range(hold + 5):
+        short.expect(minute, entry.alert)
+    return [lost, short]
+
+
 CONNECTIVITY_CASES = {
     "station_offline": station_offline_cases,
     "controller_offline": controller_offline_cases,
@@ -378,6 +405,7 @@ EXPORTER_CASES = {
     "station_flapping": flapping_cases,
     "exporter_down": exporter_down_cases,
     "exporter_rejecting_frames": rejecting_cases,
+    "upstream_down": upstream_down_cases,
 }
 
 

@@ -216,6 +216,17 @@ def exporter_rejecting_frames(entry: Entry) -> dict[str, Any]:
     )
 
 
+def upstream_down(entry: Entry) -> dict[str, Any]:
+    # The series is 0 only while the CSMS refused, was unreachable or dropped the relayed
+    # connection; a station that leaves by itself has no upstream series at all.
+    return _rule(
+        entry,
+        "ocpp_upstream_connected == 0",
+        "Station {{ $labels.station }} (site {{ $labels.site }}) cannot reach its central "
+        "system through the exporter",
+    )
+
+
 CONNECTIVITY = {
     "station_offline": station_offline,
     "controller_offline": controller_offline,
@@ -225,6 +236,7 @@ EXPORTER = {
     "station_flapping": station_flapping,
     "exporter_down": exporter_down,
     "exporter_rejecting_frames": exporter_rejecting_frames,
+    "upstream_down": upstream_down,
 }
 
 #: Aggregates the dashboards read, so they stay fast on large fleets. Named level:metric:ops.

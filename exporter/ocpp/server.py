@@ -17,7 +17,15 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from ..config import STATION_ID_RE, Config
 from ..fleet import Fleet, FleetFull
 from ..stats import Stats
+from ..upstream import UpstreamLegs
 from . import v16, v201
+from .relay import (
+    RelaySession,
+    UpstreamConnector,
+    UpstreamRefused,
+    basic_authorization,
+    raw_station_segment,
+)
 from .session import Handler, Session
 
 log = logging.getLogger("exporter.ocpp")
@@ -63,7 +71,12 @@ class OcppServer:
         self.fleet = fleet
         self.stats = stats
         self.clock = clock
-        self.sessions: dict[str, Session] = {}
+        self.sessions: dict[str, Session | RelaySession] = {}
+        # Relay mode (config `mode: relay`): stations are passed through to their own CSMS.
+        self.upstream_legs = UpstreamLegs()
+        self.relay = (
+            UpstreamConnector(config, self.upstream_legs, clock) if config.mode == "relay" else None
+        )
         self._transaction_ids = itertools.count(1)
         self._sweeper: asyncio.Task[None] | None = None
         self._closing = False
@@ -73,6 +86,8 @@ class OcppServer:
         app.router.add_get(self.settings.path_prefix + "/{station_id}", self.handle)
         app.on_startup.append(self._start)
         app.on_shutdown.append(self._shutdown)
+        if self.relay is not None:
+            app.on_cleanup.append(lambda _app: self.relay.close())
 
     # -- admission ----------------------------------------------------------------------
 
@@ -105,15 +120,44 @@ class OcppServer:
         )
         if not ws.can_prepare(request).ok:
             return self._refuse("not_websocket", 400, "expected a websocket upgrade request")
-        await ws.prepare(request)
+        upstream = None
+        if self.relay is not None:
+            # Relay mode: reach the station's CSMS before accepting the station, so that a
+            # station whose CSMS is down gets an HTTP error and retries, never a dead websocket.
+            try:
+                upstream = await self.relay.open(
+                    station_id,
+                    raw_station_segment(request),
+                    [p for p in offered if p in SUPPORTED_SUBPROTOCOLS],
+                    basic_authorization(request),
+                )
+            except UpstreamRefused as exc:
+                return self._refuse(
+                    f"upstream_{exc.reason}", exc.status, f"central system: {exc.detail}"
+                )
+            ws = web.WebSocketResponse(
+                protocols=(upstream.protocol or "",),
+                autoping=False,
+                max_msg_size=self.settings.max_frame_bytes,
+                timeout=self.settings.ping_timeout,
+            )
         try:
+            await ws.prepare(request)
             token = self.fleet.connect(station_id, self.clock())
         except FleetFull as exc:
             self.stats.connections_rejected["too_many_stations"] += 1
             await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"too many stations")
             log.warning("refused station %s: %s", station_id, exc)
+            if upstream is not None:
+                await upstream.close(code=WSCloseCode.TRY_AGAIN_LATER)
             return ws
-        protocol = PROTOCOLS[chosen]
+        except BaseException:
+            if upstream is not None:
+                await upstream.close(code=WSCloseCode.GOING_AWAY)
+            raise
+        # In relay mode the CSMS picked the subprotocol; observe in the version it chose.
+        negotiated = upstream.protocol if upstream is not None else chosen
+        protocol = PROTOCOLS.get(negotiated or "", PROTOCOLS[chosen])
         handler = protocol.handler(
             station_id,
             self.fleet,
@@ -123,6 +167,22 @@ class OcppServer:
             self.clock,
             self._transaction_ids,
         )
+        if upstream is not None:
+            relay = RelaySession(
+                station_id,
+                ws,
+                upstream,
+                handler,
+                token,
+                self.fleet,
+                self.stats,
+                self.upstream_legs,
+                self.clock,
+                protocol.known_actions,
+                protocol.formation_violation,
+            )
+            await self._run(relay, request)
+            return ws
         session = Session(
             station_id,
             ws,
@@ -146,7 +206,7 @@ class OcppServer:
 
     # -- the session's life ---------------------------------------------------------------
 
-    async def _run(self, session: Session, request: web.Request) -> None:
+    async def _run(self, session: Session | RelaySession, request: web.Request) -> None:
         station_id = session.station_id
         previous = self.sessions.get(station_id)
         self.sessions[station_id] = session
@@ -156,27 +216,34 @@ class OcppServer:
         session.transport = request.transport
         self.stats.open_connections += 1
         log.info("station %s connected (%s)", station_id, request.remote)
-        resync = asyncio.create_task(session.handler.resync(session))
+        # Relay mode sends nothing of its own (no TriggerMessage re-sync): the CSMS owns the
+        # station's conversation, the exporter only passes it through.
+        resync = None
         ws = session.ws
         try:
-            async for msg in ws:
-                if msg.type == WSMsgType.TEXT:
-                    await session.on_text(msg.data)
-                elif msg.type == WSMsgType.PING:
-                    session.on_pong()
-                    await ws.pong(msg.data)
-                elif msg.type == WSMsgType.PONG:
-                    session.on_pong()
-                elif msg.type == WSMsgType.BINARY:
-                    self.stats.protocol_errors["binary_frame"] += 1
-                    await ws.close(code=WSCloseCode.UNSUPPORTED_DATA, message=b"OCPP-J is text")
-                    session.close_reason = "binary_frame"
-                elif msg.type == WSMsgType.ERROR:
-                    session.close_reason = self._error_reason(ws)
+            if isinstance(session, RelaySession):
+                await session.run()
+            else:
+                resync = asyncio.create_task(session.handler.resync(session))
+                async for msg in ws:
+                    if msg.type == WSMsgType.TEXT:
+                        await session.on_text(msg.data)
+                    elif msg.type == WSMsgType.PING:
+                        session.on_pong()
+                        await ws.pong(msg.data)
+                    elif msg.type == WSMsgType.PONG:
+                        session.on_pong()
+                    elif msg.type == WSMsgType.BINARY:
+                        self.stats.protocol_errors["binary_frame"] += 1
+                        await ws.close(code=WSCloseCode.UNSUPPORTED_DATA, message=b"OCPP-J is text")
+                        session.close_reason = "binary_frame"
+                    elif msg.type == WSMsgType.ERROR:
+                        session.close_reason = self._error_reason(ws)
         except (ConnectionResetError, asyncio.CancelledError):
             session.close_reason = "connection_lost"
         finally:
-            resync.cancel()
+            if resync is not None:
+                resync.cancel()
             session.fail_pending()
             if self.sessions.get(station_id) is session:
                 del self.sessions[station_id]
@@ -219,11 +286,11 @@ class OcppServer:
                 session.ping_sent = now
                 self._spawn(self._ping(session))
 
-    async def _ping(self, session: Session) -> None:
+    async def _ping(self, session: Session | RelaySession) -> None:
         with contextlib.suppress(ConnectionError, RuntimeError):
             await session.ws.ping()
 
-    def _drop(self, session: Session, reason: str) -> None:
+    def _drop(self, session: Session | RelaySession, reason: str) -> None:
         """A dead peer will never answer a close handshake: cut the TCP connection."""
         session.close_reason = reason
         log.warning("station %s: %s, closing the connection", session.station_id, reason)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +24,8 @@ SUBPROTOCOL = "ocpp1.6"
 ERROR_CODES = frozenset(code.value for code in ChargePointErrorCode)
 STATUSES = frozenset(status.value for status in ChargePointStatus)
 UNKNOWN_STATUS = "Unknown"
+
+log = logging.getLogger("exporter.ocpp")
 
 #: Actions a Charge Point sends in 1.6 (incl. the security whitepaper's) that we answer.
 #: Anything else that is a 1.6 action is NotSupported; the rest NotImplemented.
@@ -101,6 +104,8 @@ class V16Handler:
             raise RpcError("NotImplemented", f"unknown action {clean(action, 40)!r}")
         SCHEMAS.validate(action, payload)
         return route(payload, self.clock())
+
+    # -- relay mode: observe, never answer ---------------------------------------------
 
     def _label(self, value: Any) -> str:
         return clean(value, self.limits.max_label_length) if value is not None else ""
