@@ -160,7 +160,11 @@ def test_dashboards_link_to_each_other():
             for o in p["fieldConfig"]["overrides"]:
                 for prop in o["properties"]:
                     if prop["id"] == "links":
-                        targets |= {link["url"].split("/")[2] for link in prop["value"]}
+                        targets |= {
+                            link["url"].split("/")[2]
+                            for link in prop["value"]
+                            if link["url"].startswith("/d/")
+                        }
     assert targets == {generator.UID["station"], generator.UID["location"]}
     assert targets <= uids
 
@@ -193,6 +197,9 @@ def test_error_table_columns_cover_the_notification():
     for field in ("severity", "description", "resolution"):
         assert field in names
     assert _override(p, "Value")["unit"] == "dateTimeFromNow"
+    # the error code links to its runbook, carried hidden in the same row
+    assert _override(p, "runbook_url")["custom.hidden"] is True
+    assert _override(p, "error_code")["links"][0]["url"] == "${__data.fields.runbook_url}"
     assert p["targets"][0]["instant"] is True and p["targets"][0]["format"] == "table"
 
 
@@ -230,3 +237,21 @@ def test_files_are_where_generate_writes_them():
     for path in paths:
         assert (ROOT / path).is_file(), path
         assert not Path(path).is_absolute()
+
+
+@pytest.mark.parametrize("name", sorted(DASHBOARDS))
+def test_table_headers_are_unique_and_shown_fields_exist_in_the_query(name):
+    for p in DASHBOARDS[name]["panels"]:
+        for t in p.get("transformations", []):
+            if t["id"] == "organize":
+                headers = list(t["options"]["renameByName"].values())
+                assert len(headers) == len(set(headers)), p["title"]
+            if t["id"] == "filterFieldsByName":
+                exprs = " ".join(target["expr"] for target in p["targets"])
+                for field in t["options"]["include"]["names"]:
+                    # a label column must be a label the query selects or joins in
+                    if not field.startswith("Value"):
+                        assert field in exprs or field in ("station", "site", "connector"), (
+                            p["title"],
+                            field,
+                        )

@@ -205,6 +205,7 @@ async def _check_data(prom: Prometheus, start: float, cleared_at: float) -> None
     assert ground["description"] == CATALOG.errors["GroundFailure"].description
     assert ground["resolution"] == CATALOG.errors["GroundFailure"].resolution_text()
     assert ground["resolution"].startswith("1. ")
+    assert ground["runbook_url"] == CATALOG.errors["GroundFailure"].runbook_url
     since_ms = float(rows["CP-1", "1", "GroundFailure"]["value"][1])
     assert start * 1000 - 5000 < since_ms <= time.time() * 1000
 

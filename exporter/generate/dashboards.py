@@ -384,7 +384,7 @@ def notification_table_expr(sel: str) -> str:
     return (
         f"1000 * ocpp_connector_error_since_timestamp_seconds{sel}\n"
         f"* on(station, site, connector) group_left(status) ocpp_connector_status{sel}\n"
-        "* on(error_code) group_left(severity, title, description, resolution)\n"
+        "* on(error_code) group_left(severity, title, description, resolution, runbook_url)\n"
         "ocpp_error_code_info"
     )
 
@@ -465,6 +465,18 @@ def _error_table_overrides() -> list[dict[str, Any]]:
             },
         ),
         _override("description", **{"custom.inspect": True, "custom.minWidth": 200}),
+        # kept in the frame (hidden) so the error code can link to its runbook
+        _override("runbook_url", **{"custom.hidden": True}),
+        _override(
+            "error_code",
+            links=[
+                {
+                    "targetBlank": True,
+                    "title": "Runbook for ${__value.raw}",
+                    "url": "${__data.fields.runbook_url}",
+                }
+            ],
+        ),
     ]
 
 
@@ -479,6 +491,7 @@ ERROR_TABLE_COLUMNS = {
     "title": "Error",
     "description": "Description",
     "resolution": "Resolution steps",
+    "runbook_url": "Runbook",
 }
 
 
@@ -737,7 +750,7 @@ def location() -> Board:
                 "Value": "Error",
                 "error_code": "Error code",
                 "severity": "Severity",
-                "title": "Error",
+                "title": "Error title",
                 "vendor": "Vendor",
                 "model": "Model",
                 "firmware_version": "Firmware",
