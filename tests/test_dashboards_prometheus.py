@@ -129,9 +129,21 @@ async def test_every_dashboard_query_runs_against_real_prometheus(exporter_facto
         cp1, cp2, cp3, cp4 = [await running.station(s) for s in ("CP-1", "CP-2", "CP-3", "CP-4")]
         try:
             for s in (cp1, cp2, cp3, cp4):
-                await s.boot(vendor="ACME", model="Wallbox", firmware_version="1.2.3")
+                await s.boot(
+                    vendor="ACME",
+                    model="Wallbox",
+                    firmware_version="1.2.3",
+                    charge_point_serial_number=f"SN-{s.id}",
+                )
             # an error while Available: active whatever the status
-            await cp1.status(1, "Available", "GroundFailure", vendor_error_code="RCD-30mA")
+            await cp1.status(
+                1,
+                "Available",
+                "GroundFailure",
+                vendor_id="ACME",
+                vendor_error_code="RCD-30mA",
+                info="residual current 31 mA",
+            )
             await cp1.status(2, "Charging")
             await cp2.status(1, "Faulted", "OverCurrentFailure")
             await cp3.status(1, "Available")
@@ -181,6 +193,22 @@ async def _run_everything(prom: Prometheus, instance: str, start: float) -> None
                 await prom.query_range(expr, start)
                 ran += 1
     assert ran >= 2 * 40
+    # every label column a table shows is a label its query returns
+    shown_tables = 0
+    for name, dashboard in DASHBOARDS.items():
+        for p in dashboard["panels"]:
+            include = [t for t in p.get("transformations", []) if t["id"] == "filterFieldsByName"]
+            if not include:
+                continue
+            returned: set[str] = set()
+            for target in p["targets"]:
+                expr = substitute(target["expr"], {**selections[1], **builtins})
+                returned |= {k for r in await prom.query(expr) for k in r["metric"]}
+            if returned:
+                shown_tables += 1
+                labels = {f for f in include[0]["options"]["include"]["names"] if "Value" not in f}
+                assert labels <= returned, (name, p["title"], labels - returned)
+    assert shown_tables >= 6
 
 
 def _query(dashboard: str, kind: str, title: str) -> Query:
