@@ -20,6 +20,8 @@ from .fleet import Fleet, Placement
 from .metrics import FleetCollector, StatsCollector
 from .notifications import fleet_notifications
 from .ocpp.server import OcppServer
+from .security import Security, fleet_class
+from .security import install as install_security
 from .stats import Stats
 from .web import MetricsSide
 
@@ -41,6 +43,7 @@ class Service:
     metrics_side: MetricsSide
     ocpp_app: web.Application
     metrics_app: web.Application
+    security: Security | None = None
 
 
 def build(config: Config) -> Service:
@@ -50,7 +53,7 @@ def build(config: Config) -> Service:
         for site in config.sites
         for station in site.stations
     }
-    fleet = Fleet(inventory, max_stations=config.limits.max_stations, now=time.time())
+    fleet = fleet_class(config)(inventory, max_stations=config.limits.max_stations, now=time.time())
     stats = Stats()
     registry = CollectorRegistry(auto_describe=False)
     registry.register(FleetCollector(fleet, catalog, config.limits.max_error_info_series))
@@ -67,7 +70,10 @@ def build(config: Config) -> Service:
     )
     metrics_app = web.Application()
     metrics_side.add_routes(metrics_app)
-    return Service(config, catalog, fleet, stats, ocpp, metrics_side, ocpp_app, metrics_app)
+    security = install_security(config, fleet, stats, ocpp, ocpp_app, metrics_app)
+    return Service(
+        config, catalog, fleet, stats, ocpp, metrics_side, ocpp_app, metrics_app, security
+    )
 
 
 async def start(service: Service) -> list[web.AppRunner]:
@@ -75,14 +81,19 @@ async def start(service: Service) -> list[web.AppRunner]:
     config = service.config
     runners: list[web.AppRunner] = []
     try:
-        for app, listen in (
-            (service.ocpp_app, config.ocpp_listen),
-            (service.metrics_app, config.metrics_listen),
+        sec = service.security
+        for app, listen, ssl_context in (
+            (service.ocpp_app, config.ocpp_listen, sec.ocpp_ssl if sec else None),
+            (service.metrics_app, config.metrics_listen, sec.web_ssl if sec else None),
         ):
             runner = web.AppRunner(app, access_log=None, handle_signals=False)
             await runner.setup()
             runners.append(runner)
-            await web.TCPSite(runner, listen.host, listen.port).start()
+            backlog = sec.backlog if sec else 128
+            site = web.TCPSite(
+                runner, listen.host, listen.port, ssl_context=ssl_context, backlog=backlog
+            )
+            await site.start()
     except BaseException:
         await stop(service, runners)
         raise

@@ -44,3 +44,9 @@ class Stats:
     open_connections: int = 0
     handling: Histogram = field(default_factory=Histogram)
     resyncs: Counter[str] = field(default_factory=Counter)
+    # (listener, reason): refused credentials or identities on the ocpp or web listener
+    auth_failures: Counter[tuple[str, str]] = field(default_factory=Counter)
+    # (limit) breached: message_rate, too_many_connections, unknown_station_cap, ...
+    limit_breaches: Counter[str] = field(default_factory=Counter)
+    # (result) of state store flushes: ok | error
+    store_flushes: Counter[str] = field(default_factory=Counter)
