@@ -177,7 +177,9 @@ class OcppServer:
             log.info("station %s disconnected (%s)", station_id, session.close_reason)
 
     def _error_reason(self, ws: web.WebSocketResponse) -> str:
-        if ws.close_code == WSCloseCode.MESSAGE_TOO_BIG:
+        # The close code may not be set yet when the ERROR message arrives; the exception has it.
+        too_big = getattr(ws.exception(), "code", None) == WSCloseCode.MESSAGE_TOO_BIG
+        if too_big or ws.close_code == WSCloseCode.MESSAGE_TOO_BIG:
             self.stats.protocol_errors["frame_too_large"] += 1
             return "frame_too_large"
         self.stats.protocol_errors["websocket_error"] += 1
