@@ -91,6 +91,11 @@ def _tls(section: _Section, allow_client_auth_type: bool) -> TlsFiles | None:
     if not section.data:
         section.finish()
         return None
+    # A misspelt key is the likelier problem than a missing one: report it first.
+    section.used.update({"cert_file", "key_file", "client_ca_file"})
+    if allow_client_auth_type:
+        section.used.add("client_auth_type")
+    section.finish()
     file = _file(_base_dir(section.source))
     cert = section.get("cert_file", file, "")
     key = section.get("key_file", file, "")
