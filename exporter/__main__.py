@@ -27,6 +27,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             config = replace(config, metrics_listen=config_module.parse_listen(args.metrics_listen))
     except ValueError as exc:
         raise ConfigError("command line", "--ocpp-listen/--metrics-listen", str(exc)) from None
+    if args.state_dir:
+        config = replace(config, state_dir=args.state_dir)
     if args.log_level or args.log_format:
         config = replace(
             config,
@@ -48,6 +50,25 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     build_catalog(config)
     stations = sum(len(site.stations) for site in config.sites)
     print(f"{args.file}: valid ({len(config.sites)} sites, {stations} stations)")
+    return 0
+
+
+def cmd_hash_password(args: argparse.Namespace) -> int:
+    import getpass
+
+    from .passwords import hash_password
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            print("ocpp-exporter: the passwords differ", file=sys.stderr)
+            return 1
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        print("ocpp-exporter: empty password", file=sys.stderr)
+        return 1
+    print(hash_password(password))
     return 0
 
 
@@ -75,6 +96,9 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", metavar="FILE", help="YAML configuration (default: embedded)")
     serve.add_argument("--ocpp-listen", metavar="HOST:PORT", help="OCPP websocket listener")
     serve.add_argument("--metrics-listen", metavar="HOST:PORT", help="HTTP listener for /metrics")
+    serve.add_argument(
+        "--state-dir", metavar="DIR", help="keep fleet state here across restarts (state_dir)"
+    )
     serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     serve.add_argument("--log-format", choices=["text", "json"])
     serve.set_defaults(func=cmd_serve)
@@ -82,6 +106,12 @@ def parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", help="validate a configuration file")
     check.add_argument("file", metavar="FILE")
     check.set_defaults(func=cmd_check_config)
+
+    hp = sub.add_parser(
+        "hash-password",
+        help="hash a password (read from stdin, or prompted) for station or metrics credentials",
+    )
+    hp.set_defaults(func=cmd_hash_password)
 
     sim = sub.add_parser("simulate", help="run a fleet of simulated OCPP charging stations")
     sim.add_argument("--url", required=True, help="ws://HOST:PORT/ocpp (station id is appended)")

@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from .security_settings import OcppSecurity, WebSecurity, parse_ocpp_security, parse_web
+
 T = TypeVar("T")
 
 STATION_ID_RE = re.compile(r"^[^/]{1,48}$")
@@ -64,6 +66,11 @@ class Limits:
     max_connectors_per_station: int = 32
     max_stations: int = 100_000
     max_error_info_series: int = 10_000
+    # Per-station token bucket on inbound frames; 0 turns it off.
+    max_messages_per_second: float = 50.0
+    burst: int = 200
+    # Open station websockets; more are refused with HTTP 503 before the upgrade.
+    max_connections: int = 20_000
 
 
 @dataclass(frozen=True)
@@ -175,6 +182,9 @@ class Config:
         site = self.site_of().get(station_id)
         return (site.upstream_url if site else "") or self.relay.upstream_url
 
+    ocpp_security: OcppSecurity = field(default_factory=OcppSecurity)
+    web: WebSecurity = field(default_factory=WebSecurity)
+
     def site_of(self) -> dict[str, Site]:
         """Station id -> its configured site."""
         return {station: site for site in self.sites for station in site.stations}
@@ -260,6 +270,12 @@ def _int(value: Any) -> int:
     return value
 
 
+def _non_negative(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ValueError(f"expected a number >= 0, got {value!r}")
+    return float(value)
+
+
 def _str(value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError(f"expected a string, got {value!r}")
@@ -324,6 +340,11 @@ def _limits(section: _Section) -> Limits:
         ),
         max_stations=section.get("max_stations", _int, d.max_stations),
         max_error_info_series=section.get("max_error_info_series", _int, d.max_error_info_series),
+        max_messages_per_second=section.get(
+            "max_messages_per_second", _non_negative, d.max_messages_per_second
+        ),
+        burst=section.get("burst", _int, d.burst),
+        max_connections=section.get("max_connections", _int, d.max_connections),
     )
     section.finish()
     return limits
@@ -654,11 +675,16 @@ def parse(data: Any, source: str) -> Config:
     )
     logging_section.finish()
     mode = root.get("mode", _choice(*MODES), "standalone")
+    ocpp_section = root.section("ocpp")
+    ocpp_security = parse_ocpp_security(
+        ocpp_section.section("security"),
+        frozenset(station for site in sites for station in site.stations),
+    )
     config = Config(
         source=source,
         ocpp_listen=ocpp_listen,
         metrics_listen=metrics_listen,
-        ocpp=_ocpp(root.section("ocpp")),
+        ocpp=_ocpp(ocpp_section),
         limits=_limits(root.section("limits")),
         sites=sites,
         catalog_overrides=overrides,
@@ -667,6 +693,8 @@ def parse(data: Any, source: str) -> Config:
         state_dir=root.get("state_dir", _str, None),
         mode=mode,
         relay=_relay(root.section("relay"), mode, sites),
+        ocpp_security=ocpp_security,
+        web=parse_web(root.section("web")),
     )
     root.finish()
     return config

@@ -6,6 +6,7 @@ cleared error or a forgotten connector simply has no series any more: nothing to
 
 from __future__ import annotations
 
+import asyncio
 import platform
 from collections.abc import Iterator
 
@@ -262,6 +263,7 @@ class StatsCollector(Collector):
             ["reason"],
             {(k,): v for k, v in s.events_ignored.items()},
         )
+        yield from _security_families(s)
         connections = GaugeMetricFamily(
             "ocpp_exporter_open_connections", "Open station websocket sessions."
         )
@@ -293,3 +295,32 @@ def _counter(
     for key, value in sorted(values.items()):
         family.add_metric(list(key), value)
     return family
+
+
+def _security_families(s: Stats) -> Iterator[Metric]:
+    yield _counter(
+        "ocpp_exporter_auth_failures",
+        "Refused credentials or identities, by listener (ocpp, web) and reason.",
+        ["listener", "reason"],
+        s.auth_failures,
+    )
+    yield _counter(
+        "ocpp_exporter_limit_breaches",
+        "Frames or connections refused by a configured limit, by limit.",
+        ["limit"],
+        {(k,): v for k, v in s.limit_breaches.items()},
+    )
+    yield _counter(
+        "ocpp_exporter_state_store_flushes",
+        "Writes of the fleet state to the state store, by result.",
+        ["result"],
+        {(k,): v for k, v in s.store_flushes.items()},
+    )
+    tasks = GaugeMetricFamily(
+        "ocpp_exporter_asyncio_tasks", "asyncio tasks alive in the exporter's event loop."
+    )
+    try:
+        tasks.add_metric([], len(asyncio.all_tasks()))
+    except RuntimeError:  # collected outside the loop (e.g. a test calling collect())
+        tasks.add_metric([], 0)
+    yield tasks

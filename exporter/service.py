@@ -22,6 +22,8 @@ from .notifications import fleet_notifications
 from .ocpp.server import OcppServer
 from .probes import Prober
 from .relay_metrics import RelayCollector
+from .security import Security, fleet_class
+from .security import install as install_security
 from .sites import Sites
 from .sites_api import SitesApi
 from .sites_metrics import SitesCollector
@@ -49,6 +51,7 @@ class Service:
     metrics_app: web.Application
     sites: Sites | None = None
     prober: Prober | None = None
+    security: Security | None = None
 
 
 def build(config: Config) -> Service:
@@ -58,7 +61,7 @@ def build(config: Config) -> Service:
         for site in config.sites
         for station in site.stations
     }
-    fleet = Fleet(inventory, max_stations=config.limits.max_stations, now=time.time())
+    fleet = fleet_class(config)(inventory, max_stations=config.limits.max_stations, now=time.time())
     stats = Stats()
     registry = CollectorRegistry(auto_describe=False)
     registry.register(FleetCollector(fleet, catalog, config.limits.max_error_info_series))
@@ -85,6 +88,7 @@ def build(config: Config) -> Service:
     metrics_app = web.Application()
     metrics_side.add_routes(metrics_app)
     SitesApi(sites).add_routes(metrics_app)
+    security = install_security(config, fleet, stats, ocpp, ocpp_app, metrics_app)
     return Service(
         config,
         catalog,
@@ -96,6 +100,7 @@ def build(config: Config) -> Service:
         metrics_app,
         sites=sites,
         prober=Prober(sites),
+        security=security,
     )
 
 
@@ -104,14 +109,19 @@ async def start(service: Service) -> list[web.AppRunner]:
     config = service.config
     runners: list[web.AppRunner] = []
     try:
-        for app, listen in (
-            (service.ocpp_app, config.ocpp_listen),
-            (service.metrics_app, config.metrics_listen),
+        sec = service.security
+        for app, listen, ssl_context in (
+            (service.ocpp_app, config.ocpp_listen, sec.ocpp_ssl if sec else None),
+            (service.metrics_app, config.metrics_listen, sec.web_ssl if sec else None),
         ):
             runner = web.AppRunner(app, access_log=None, handle_signals=False)
             await runner.setup()
             runners.append(runner)
-            await web.TCPSite(runner, listen.host, listen.port).start()
+            backlog = sec.backlog if sec else 128
+            site = web.TCPSite(
+                runner, listen.host, listen.port, ssl_context=ssl_context, backlog=backlog
+            )
+            await site.start()
     except BaseException:
         await stop(service, runners)
         raise

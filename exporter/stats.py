@@ -48,3 +48,9 @@ class Stats:
     security_events: Counter[str] = field(default_factory=Counter)
     # (reason) 2.0.1 NotifyEvent events that were not problems (periodic reports, value deltas)
     events_ignored: Counter[str] = field(default_factory=Counter)
+    # (listener, reason): refused credentials or identities on the ocpp or web listener
+    auth_failures: Counter[tuple[str, str]] = field(default_factory=Counter)
+    # (limit) breached: message_rate, too_many_connections, unknown_station_cap, ...
+    limit_breaches: Counter[str] = field(default_factory=Counter)
+    # (result) of state store flushes: ok | error
+    store_flushes: Counter[str] = field(default_factory=Counter)

@@ -305,3 +305,29 @@ async def test_two_hundred_and_fifty_concurrent_stations(exporter):
         assert samples(scrape, "ocpp_exporter_open_connections")[0][1] == 250
     finally:
         await asyncio.gather(*(s.close() for s in fleet))
+
+
+async def test_without_authentication_an_inventory_does_not_lock_out_other_stations(
+    exporter_factory,
+):
+    """The contract: a station not in the inventory gets site="unassigned" (profile 0)."""
+    from exporter import config as config_module
+
+    parsed = config_module.parse(
+        {"inventory": {"sites": [{"name": "north", "stations": ["CP-IN"]}]}}, "test.yml"
+    )
+    base = test_config()
+    running = await exporter_factory(
+        replace(
+            parsed, ocpp_listen=base.ocpp_listen, metrics_listen=base.metrics_listen, ocpp=base.ocpp
+        )
+    )
+    station = await running.station("CP-OUT")
+    try:
+        await station.status(1, "Available", "GroundFailure")
+        scrape = await running.scrape()
+        ((labels, value),) = samples(scrape, "ocpp_station_connected", station="CP-OUT")
+        assert value == 1 and labels["site"] == "unassigned"
+        assert samples(scrape, "ocpp_station_connected", station="CP-IN")[0][1] == 0
+    finally:
+        await station.close()

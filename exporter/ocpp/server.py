@@ -16,9 +16,12 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from ..config import STATION_ID_RE, Config
 from ..fleet import Fleet, FleetFull
+from ..ratelimit import TokenBucket
 from ..stats import Stats
 from ..upstream import UpstreamLegs
 from . import v16, v201
+from .auth import Admission
+from .limits import refuse_over_rate
 from .relay import (
     RelaySession,
     UpstreamConnector,
@@ -81,6 +84,9 @@ class OcppServer:
         self._sweeper: asyncio.Task[None] | None = None
         self._closing = False
         self._tasks: set[asyncio.Task[None]] = set()
+        # Set by exporter.security.install: who may connect, and per-session rate limits.
+        self.admission: Admission | None = None
+        self.new_bucket: Callable[[], TokenBucket] | None = None
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get(self.settings.path_prefix + "/{station_id}", self.handle)
@@ -103,6 +109,10 @@ class OcppServer:
             )
         if self._closing:
             return self._refuse("shutting_down", 503, "exporter is shutting down")
+        if self.admission is not None:
+            refused = await self.admission.check(request, station_id)
+            if refused is not None:
+                return refused
         offered = offered_subprotocols(request)
         chosen = choose_subprotocol(offered)
         if chosen is None:
@@ -220,6 +230,7 @@ class OcppServer:
         # station's conversation, the exporter only passes it through.
         resync = None
         ws = session.ws
+        bucket = self.new_bucket() if self.new_bucket is not None else None
         try:
             if isinstance(session, RelaySession):
                 await session.run()
@@ -227,6 +238,9 @@ class OcppServer:
                 resync = asyncio.create_task(session.handler.resync(session))
                 async for msg in ws:
                     if msg.type == WSMsgType.TEXT:
+                        if bucket is not None and not bucket.allow():
+                            await refuse_over_rate(session, msg.data, bucket, self.stats)
+                            continue
                         await session.on_text(msg.data)
                     elif msg.type == WSMsgType.PING:
                         session.on_pong()

@@ -1,0 +1,88 @@
+"""Wiring of the protections into both listeners: OCPP admission (profiles, unknown stations,
+connection limit), per-station rate limits, TLS contexts, metrics-side Basic auth, and the state
+store. Called once by service.build; keeps the listeners' own modules free of policy."""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from .config import Config
+from .fleet import Fleet
+from .ocpp.auth import Admission
+from .ocpp.server import OcppServer
+from .passwords import Verifier
+from .ratelimit import TokenBucket
+from .stats import Stats
+from .store import StateStore, TrackedFleet
+from .tls import server_context
+from .webauth import basic_auth_middleware
+
+log = logging.getLogger("exporter.security")
+
+# Kernel accept queue for the OCPP listener: a reconnect storm of thousands of stations arrives
+# within a second; the default of 128 would drop SYNs and stretch the storm into retries.
+MAX_BACKLOG = 4096
+
+
+@dataclass
+class Security:
+    ocpp_ssl: ssl.SSLContext | None
+    web_ssl: ssl.SSLContext | None
+    backlog: int
+    store: StateStore | None
+
+
+def fleet_class(config: Config) -> type[Fleet]:
+    """With a state directory the fleet records what changed, for the store to write."""
+    return TrackedFleet if config.state_dir else Fleet
+
+
+def install(
+    config: Config,
+    fleet: Fleet,
+    stats: Stats,
+    ocpp: OcppServer,
+    ocpp_app: web.Application,
+    metrics_app: web.Application,
+) -> Security:
+    sec = config.ocpp_security
+    inventory = frozenset(station for site in config.sites for station in site.stations)
+    verifier = Verifier()
+    ocpp.admission = Admission(sec, inventory, config.limits, fleet, stats, verifier)
+    limits = config.limits
+    if limits.max_messages_per_second > 0:
+        ocpp.new_bucket = lambda: TokenBucket(limits.max_messages_per_second, limits.burst)
+    ocpp_ssl = None
+    if sec.tls is not None and sec.profile in (2, 3):
+        ocpp_ssl = server_context(sec.tls, sec.profile == 3, config.source, "ocpp.security.tls")
+    elif sec.tls is not None:
+        log.warning("ocpp.security.tls is set but profile %d does not use TLS", sec.profile)
+    if sec.profile == 1:
+        log.warning(
+            "OCPP security profile 1 sends passwords in clear text: use it only behind a "
+            "TLS-terminating proxy or on a trusted network"
+        )
+    web_ssl = None
+    if config.web.tls is not None:
+        web_ssl = server_context(
+            config.web.tls,
+            config.web.tls.client_auth_type == "RequireAndVerifyClientCert",
+            config.source,
+            "web.tls_server_config",
+        )
+    if config.web.basic_auth_users:
+        metrics_app.middlewares.append(
+            basic_auth_middleware(config.web.basic_auth_users, stats, verifier)
+        )
+    store = None
+    if config.state_dir:
+        assert isinstance(fleet, TrackedFleet)
+        store = StateStore(config.state_dir, fleet, stats)
+        store.open()
+        store.restore()
+        store.attach(ocpp_app)
+    return Security(ocpp_ssl, web_ssl, min(limits.max_connections, MAX_BACKLOG), store)

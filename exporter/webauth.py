@@ -1,0 +1,39 @@
+"""Basic auth on the metrics listener (/metrics, the JSON API, health endpoints), as Prometheus'
+exporter-toolkit web config does: every path is protected once a user is configured."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+
+from aiohttp import web
+
+from .passwords import Verifier, parse_basic
+from .stats import Stats
+
+log = logging.getLogger("exporter.web")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def basic_auth_middleware(users: Mapping[str, str], stats: Stats, verifier: Verifier | None = None):
+    verifier = verifier or Verifier()
+    challenge = {"WWW-Authenticate": 'Basic realm="ocpp-exporter", charset="UTF-8"'}
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        credentials = parse_basic(request.headers.get("Authorization", ""))
+        if credentials is None:
+            reason = "missing_credentials"
+        else:
+            user, password = credentials
+            if await verifier.check(user, password, users.get(user)):
+                return await handler(request)
+            reason = "bad_credentials"
+        stats.auth_failures["web", reason] += 1
+        log.warning(
+            "refused %s %s from %s: %s", request.method, request.path, request.remote, reason
+        )
+        return web.Response(status=401, text="Unauthorized\n", headers=challenge)
+
+    return middleware
