@@ -14,6 +14,8 @@ from typing import Any, TypeVar
 
 import yaml
 
+from .proxy import IPNetwork, parse_networks
+
 T = TypeVar("T")
 
 STATION_ID_RE = re.compile(r"^[^/]{1,48}$")
@@ -55,6 +57,10 @@ class OcppSettings:
     # before errors it did not re-report are considered cleared.
     resync_window: float = 10.0
     max_frame_bytes: int = 65536
+    # Load balancers whose X-Forwarded-For and client-certificate header are believed
+    # (exporter/proxy.py); from any other peer those headers are ignored.
+    trusted_proxies: tuple[IPNetwork, ...] = ()
+    client_cert_header: str = "X-Client-Cert-CN"
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,9 @@ class Limits:
     max_connectors_per_station: int = 32
     max_stations: int = 100_000
     max_error_info_series: int = 10_000
+    # Forget a station that is not in the inventory once it has been disconnected this long
+    # (None: never). For replicas behind a load balancer, where stations move (docs/scaling.md).
+    forget_unknown_after: float | None = None
 
 
 @dataclass(frozen=True)
@@ -231,6 +240,8 @@ def _ocpp(section: _Section) -> OcppSettings:
         call_timeout=section.get("call_timeout", duration, d.call_timeout),
         resync_window=section.get("resync_window", duration, d.resync_window),
         max_frame_bytes=section.get("max_frame_bytes", _int, d.max_frame_bytes),
+        trusted_proxies=section.get("trusted_proxies", parse_networks, d.trusted_proxies),
+        client_cert_header=section.get("client_cert_header", _str, d.client_cert_header),
     )
     section.finish()
     if settings.heartbeat_timeout <= settings.heartbeat_interval:
@@ -251,6 +262,9 @@ def _limits(section: _Section) -> Limits:
         ),
         max_stations=section.get("max_stations", _int, d.max_stations),
         max_error_info_series=section.get("max_error_info_series", _int, d.max_error_info_series),
+        forget_unknown_after=section.get(
+            "forget_unknown_after", _positive(parse_duration), d.forget_unknown_after
+        ),
     )
     section.finish()
     return limits

@@ -15,6 +15,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from ..config import STATION_ID_RE, Config
 from ..fleet import Fleet, FleetFull
+from ..proxy import PEER_IDENTITY, identify
 from ..stats import Stats
 from . import v16
 from .session import Session
@@ -47,6 +48,7 @@ class OcppServer:
         self._sweeper: asyncio.Task[None] | None = None
         self._closing = False
         self._tasks: set[asyncio.Task[None]] = set()
+        self._next_forget = 0.0
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get(self.settings.path_prefix + "/{station_id}", self.handle)
@@ -67,6 +69,10 @@ class OcppServer:
             )
         if self._closing:
             return self._refuse("shutting_down", 503, "exporter is shutting down")
+        # Behind a TLS-terminating proxy: the client certificate's CN, from trusted peers only.
+        request[PEER_IDENTITY] = identify(
+            request, self.settings.trusted_proxies, self.settings.client_cert_header
+        )
         offered = offered_subprotocols(request)
         if not any(p in SUPPORTED_SUBPROTOCOLS for p in offered):
             return self._refuse(
@@ -132,7 +138,9 @@ class OcppServer:
             self._spawn(previous.ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"replaced"))
         session.transport = request.transport
         self.stats.open_connections += 1
-        log.info("station %s connected (%s)", station_id, request.remote)
+        session.peer = request.get(PEER_IDENTITY)
+        address = session.peer.station_address if session.peer else request.remote
+        log.info("station %s connected (%s)", station_id, address)
         resync = asyncio.create_task(session.handler.resync(session))
         ws = session.ws
         try:
@@ -195,6 +203,18 @@ class OcppServer:
             elif now - session.last_rx >= s.ping_interval:
                 session.ping_sent = now
                 self._spawn(self._ping(session))
+        self.forget_stale(now)
+
+    def forget_stale(self, now: float) -> None:
+        """limits.forget_unknown_after: drop stations that moved to another replica (or went
+        away) so they do not linger here disconnected. A pass over the whole fleet, so at most
+        every minute."""
+        after = self.config.limits.forget_unknown_after
+        if after is None or now < self._next_forget:
+            return
+        self._next_forget = now + min(60.0, after / 10)
+        for station_id in self.fleet.forget(now, after):
+            log.info("forgot station %s: not in the inventory, offline for %gs", station_id, after)
 
     async def _ping(self, session: Session) -> None:
         with contextlib.suppress(ConnectionError, RuntimeError):
