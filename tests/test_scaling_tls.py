@@ -138,3 +138,21 @@ async def test_client_certificate_cn_reaches_the_exporter_and_forgeries_do_not(b
     peer = await peer_of(running, port, client_context(d, False), forged)
     assert peer.via_trusted_proxy
     assert peer.client_cert_cn is None
+
+
+@pytest.mark.parametrize("name", ["haproxy.cfg", "haproxy-tls-passthrough.cfg"])
+def test_shipped_haproxy_configurations_are_valid(name):
+    env = {
+        **os.environ,
+        "OCPP_BIND": "127.0.0.1:9000",
+        "STATS_BIND": "127.0.0.1:8404",
+        "HAPROXY_MAXCONN": "1000",
+        **{f"EXPORTER_{i}_OCPP": f"127.0.0.1:900{i}" for i in (1, 2, 3)},
+        **{f"EXPORTER_{i}_METRICS": f"943{i}" for i in (1, 2, 3)},
+    }
+    haproxy = shutil.which("haproxy") or "/usr/sbin/haproxy"
+    path = HAPROXY_CFG.parent / name
+    result = subprocess.run(
+        [haproxy, "-c", "-f", str(path)], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
