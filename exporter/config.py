@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from .proxy import IPNetwork, parse_networks
 from .security_settings import OcppSecurity, WebSecurity, parse_ocpp_security, parse_web
 
 T = TypeVar("T")
@@ -58,6 +59,10 @@ class OcppSettings:
     # before errors it did not re-report are considered cleared.
     resync_window: float = 10.0
     max_frame_bytes: int = 65536
+    # Load balancers whose X-Forwarded-For and client-certificate header are believed
+    # (exporter/proxy.py); from any other peer those headers are ignored.
+    trusted_proxies: tuple[IPNetwork, ...] = ()
+    client_cert_header: str = "X-Client-Cert-CN"
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,9 @@ class Limits:
     burst: int = 200
     # Open station websockets; more are refused with HTTP 503 before the upgrade.
     max_connections: int = 20_000
+    # Forget a station that is not in the inventory once it has been disconnected this long
+    # (None: never). For replicas behind a load balancer, where stations move (docs/scaling.md).
+    forget_unknown_after: float | None = None
 
 
 @dataclass(frozen=True)
@@ -320,6 +328,8 @@ def _ocpp(section: _Section) -> OcppSettings:
         call_timeout=section.get("call_timeout", duration, d.call_timeout),
         resync_window=section.get("resync_window", duration, d.resync_window),
         max_frame_bytes=section.get("max_frame_bytes", _int, d.max_frame_bytes),
+        trusted_proxies=section.get("trusted_proxies", parse_networks, d.trusted_proxies),
+        client_cert_header=section.get("client_cert_header", _str, d.client_cert_header),
     )
     section.finish()
     if settings.heartbeat_timeout <= settings.heartbeat_interval:
@@ -345,6 +355,9 @@ def _limits(section: _Section) -> Limits:
         ),
         burst=section.get("burst", _int, d.burst),
         max_connections=section.get("max_connections", _int, d.max_connections),
+        forget_unknown_after=section.get(
+            "forget_unknown_after", _positive(parse_duration), d.forget_unknown_after
+        ),
     )
     section.finish()
     return limits
@@ -679,6 +692,7 @@ def parse(data: Any, source: str) -> Config:
     ocpp_security = parse_ocpp_security(
         ocpp_section.section("security"),
         frozenset(station for site in sites for station in site.stations),
+        behind_proxy="trusted_proxies" in ocpp_section.data,
     )
     config = Config(
         source=source,

@@ -300,6 +300,22 @@ class Fleet:
         if station is not None:
             station.resync_started = None
 
+    # -- forgetting ----------------------------------------------------------------------
+
+    def forget(self, now: float, after: float) -> list[str]:
+        """Drops stations that are not in the inventory and have been disconnected for at
+        least `after` seconds; returns their ids. Behind a load balancer a station that moved to
+        another replica would otherwise linger here, disconnected, for good. Inventory stations
+        are never forgotten: their absence is what the offline alert is for."""
+        gone = [
+            s.id
+            for s in self.stations.values()
+            if not s.configured and not s.connected and now - s.offline_since >= after
+        ]
+        for station_id in gone:
+            del self.stations[station_id]
+        return gone
+
     # -- reading ------------------------------------------------------------------------
 
     def __iter__(self) -> Iterator[Station]:

@@ -129,7 +129,9 @@ def _count(value: Any) -> int:
     return value
 
 
-def parse_ocpp_security(section: _Section, inventory: frozenset[str]) -> OcppSecurity:
+def parse_ocpp_security(
+    section: _Section, inventory: frozenset[str], behind_proxy: bool = False
+) -> OcppSecurity:
     from .config import _station_id  # the one definition of a valid station id
 
     profile = section.get("profile", _one_of(PROFILES), 0)
@@ -150,9 +152,11 @@ def parse_ocpp_security(section: _Section, inventory: frozenset[str]) -> OcppSec
             raise entry.fail("password_hash", "every listed station needs a password_hash")
         entry.finish()
     section.finish()
-    if profile in (2, 3) and tls is None:
+    # Behind a TLS-terminating proxy (ocpp.trusted_proxies) profile 3 reads the verified client
+    # certificate's CN from the proxy's header instead; the exporter needs no TLS of its own.
+    if profile in (2, 3) and tls is None and not (profile == 3 and behind_proxy):
         raise section.fail("tls", f"profile {profile} needs tls.cert_file and tls.key_file")
-    if profile == 3 and tls is not None and not tls.client_ca_file:
+    if profile == 3 and tls is not None and not tls.client_ca_file and not behind_proxy:
         raise section.fail(
             "tls.client_ca_file", "profile 3 needs the CA that signs the station certificates"
         )

@@ -68,9 +68,14 @@ def test_profile3_needs_a_client_ca(tmp_path):
 def test_unknown_station_policy_defaults():
     assert parse({}).ocpp_security.unknown_stations == "admit"
     with_inventory = {"inventory": {"sites": [{"name": "depot", "stations": ["CP-1"]}]}}
-    assert parse(with_inventory).ocpp_security.unknown_stations == "reject"
-    explicit = {**with_inventory, "ocpp": {"security": {"unknown_stations": "admit"}}}
-    assert parse(explicit).ocpp_security.unknown_stations == "admit"
+    # Without authentication any station could claim an inventory id: admit (the contract's
+    # site="unassigned"); once stations authenticate, the inventory says who belongs.
+    assert parse(with_inventory).ocpp_security.unknown_stations == "admit"
+    behind_proxy = {"trusted_proxies": ["127.0.0.1/32"], "security": {"profile": 3}}
+    authenticated = {**with_inventory, "ocpp": behind_proxy}
+    assert parse(authenticated).ocpp_security.unknown_stations == "reject"
+    explicit = {**with_inventory, "ocpp": {"security": {"unknown_stations": "reject"}}}
+    assert parse(explicit).ocpp_security.unknown_stations == "reject"
 
 
 def test_hash_password_cli_output_verifies_and_is_accepted_by_the_config():

@@ -17,6 +17,7 @@ from aiohttp import web
 from ..config import Limits
 from ..fleet import Fleet
 from ..passwords import Verifier, parse_basic
+from ..proxy import PEER_IDENTITY
 from ..security_settings import OcppSecurity
 from ..stats import Stats
 from ..tls import peer_common_name
@@ -79,7 +80,12 @@ class Admission:
     async def _identity(self, request: web.Request, station_id: str) -> Refusal | None:
         profile = self.security.profile
         if profile == 3:
-            cn = peer_common_name(request.transport)
+            peer = request.get(PEER_IDENTITY)
+            if peer is not None and peer.via_trusted_proxy:
+                # TLS ended at a trusted proxy, which verified the certificate and passed its CN.
+                cn = peer.client_cert_cn
+            else:
+                cn = peer_common_name(request.transport)
             if cn is None:
                 return Refusal(401, "no_client_certificate", "a client certificate is required")
             if not hmac.compare_digest(cn.encode(), station_id.encode()):

@@ -16,6 +16,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from ..config import STATION_ID_RE, Config
 from ..fleet import Fleet, FleetFull
+from ..proxy import PEER_IDENTITY, identify
 from ..ratelimit import TokenBucket
 from ..stats import Stats
 from ..upstream import UpstreamLegs
@@ -87,6 +88,7 @@ class OcppServer:
         # Set by exporter.security.install: who may connect, and per-session rate limits.
         self.admission: Admission | None = None
         self.new_bucket: Callable[[], TokenBucket] | None = None
+        self._next_forget = 0.0
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get(self.settings.path_prefix + "/{station_id}", self.handle)
@@ -109,6 +111,10 @@ class OcppServer:
             )
         if self._closing:
             return self._refuse("shutting_down", 503, "exporter is shutting down")
+        # Behind a TLS-terminating proxy: the client certificate's CN, from trusted peers only.
+        request[PEER_IDENTITY] = identify(
+            request, self.settings.trusted_proxies, self.settings.client_cert_header
+        )
         if self.admission is not None:
             refused = await self.admission.check(request, station_id)
             if refused is not None:
@@ -225,7 +231,9 @@ class OcppServer:
             self._spawn(previous.ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"replaced"))
         session.transport = request.transport
         self.stats.open_connections += 1
-        log.info("station %s connected (%s)", station_id, request.remote)
+        session.peer = request.get(PEER_IDENTITY)
+        address = session.peer.station_address if session.peer else request.remote
+        log.info("station %s connected (%s)", station_id, address)
         # Relay mode sends nothing of its own (no TriggerMessage re-sync): the CSMS owns the
         # station's conversation, the exporter only passes it through.
         resync = None
@@ -299,6 +307,18 @@ class OcppServer:
             elif now - session.last_rx >= s.ping_interval:
                 session.ping_sent = now
                 self._spawn(self._ping(session))
+        self.forget_stale(now)
+
+    def forget_stale(self, now: float) -> None:
+        """limits.forget_unknown_after: drop stations that moved to another replica (or went
+        away) so they do not linger here disconnected. A pass over the whole fleet, so at most
+        every minute."""
+        after = self.config.limits.forget_unknown_after
+        if after is None or now < self._next_forget:
+            return
+        self._next_forget = now + min(60.0, after / 10)
+        for station_id in self.fleet.forget(now, after):
+            log.info("forgot station %s: not in the inventory, offline for %gs", station_id, after)
 
     async def _ping(self, session: Session | RelaySession) -> None:
         with contextlib.suppress(ConnectionError, RuntimeError):

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from ..fleet import Fleet
+from ..proxy import PeerIdentity
 from ..stats import Stats
 from .rpc import Call, CallError, CallResult, FrameError, RpcError, call, call_error, call_result
 from .rpc import parse_frame as parse
@@ -56,6 +57,8 @@ class Session:
         self.known_actions = known_actions
         self.formation_violation = formation_violation
         self.pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        # Who presented the session (exporter/proxy.py), set by the server on upgrade.
+        self.peer: PeerIdentity | None = None
         now = clock()
         self.last_rx = now
         self.last_frame = now
