@@ -182,7 +182,7 @@ class Worker:
 
 def serve(pipe: Any) -> None:
     """Entry point of a worker process: execute (method, kwargs) commands until None."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
     async def loop() -> None:

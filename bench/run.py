@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import loadgen  # noqa: E402
+import loadgen
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -371,7 +371,7 @@ def main() -> None:
     args = p.parse_args()
 
     # 10,000 stations need 10,000 sockets in the server and in the generator.
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     if hard < max(args.sizes) + 1000:
         sys.exit(f"open file limit {hard} is too low for {max(args.sizes)} stations")
