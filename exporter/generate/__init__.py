@@ -51,8 +51,7 @@ def main(args: argparse.Namespace) -> int:
         outdated = stale(root, files)
         if outdated:
             print(
-                "generated files are out of date with the catalog "
-                "(run `ocpp-exporter generate`):",
+                "generated files are out of date with the catalog (run `ocpp-exporter generate`):",
                 file=sys.stderr,
             )
             for path in outdated:
