@@ -33,6 +33,19 @@ def escape(value: str) -> str:
     return value
 
 
+def go_float(value: float) -> str:
+    """prometheus_client's floatToGoString for the finite values we render, without its
+    generic checks (it was the top entry of the scrape's profile)."""
+    text = repr(float(value))
+    dot = text.find(".")
+    if dot < 0:  # inf, nan, 1e+16 and the like
+        return floatToGoString(value)
+    if value > 0 and dot > 6:
+        mantissa = f"{text[0]}.{text[1:dot]}{text[dot + 1 :]}".rstrip("0.")
+        return f"{mantissa}e+0{dot - 1}"
+    return text
+
+
 class _Families(Collector):
     def __init__(self, families: list[Metric]) -> None:
         self.families = families
@@ -74,7 +87,7 @@ class FleetExposition:
         error_info: list[str] = []
         budget = c.max_error_info_series
         dropped = 0
-        go = floatToGoString
+        go = go_float
         for n, station in enumerate(stations):
             if n % CHUNK == CHUNK - 1:
                 await asyncio.sleep(0)

@@ -115,3 +115,13 @@ async def test_rendering_a_large_fleet_yields_to_the_event_loop():
     assert ticks - before >= 4
     assert text.count("\nocpp_connector_status{") == CHUNK * 4 * 2
     assert text == reference(exposition.collector)
+
+
+def test_go_float_matches_prometheus_client():
+    from prometheus_client.utils import floatToGoString
+
+    from exporter.exposition import go_float
+
+    for value in (0, 1, 7, 0.5, 1.5, 123456.0, 1234567.0, 1_700_000_004.125, 1e16, -3.25, 1e-7):
+        assert go_float(value) == floatToGoString(value), value
+    assert go_float(float("inf")) == "+Inf"
