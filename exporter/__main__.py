@@ -121,6 +121,10 @@ def parser() -> argparse.ArgumentParser:
     sim.add_argument("--ocpp-version", default="1.6", choices=["1.6"])
     sim.add_argument("--id-prefix", default="SIM-", help="station ids are PREFIX0001, ...")
     sim.add_argument("--duration", type=float, default=0, help="stop after SECONDS (0: run on)")
+    sim.add_argument(
+        "--connect-rate", type=float, default=200.0, help="new connections per second (ramp-up)"
+    )
+    sim.add_argument("--progress", type=float, default=5.0, help="progress line every SECONDS")
     sim.set_defaults(func=cmd_simulate)
 
     gen = sub.add_parser(

@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry
 from . import catalog as catalog_module
 from .catalog import Catalog
 from .config import Config
+from .exposition import FleetExposition
 from .fleet import Fleet, Placement
 from .metrics import FleetCollector, StatsCollector
 from .notifications import fleet_notifications
@@ -64,7 +65,11 @@ def build(config: Config) -> Service:
     fleet = fleet_class(config)(inventory, max_stations=config.limits.max_stations, now=time.time())
     stats = Stats()
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(FleetCollector(fleet, catalog, config.limits.max_error_info_series))
+    # The fleet families are rendered by FleetExposition (fast, yields to the loop), not
+    # through the registry; FleetCollector stays their definition.
+    fleet_exposition = FleetExposition(
+        FleetCollector(fleet, catalog, config.limits.max_error_info_series)
+    )
     stats_collector = StatsCollector(stats, fleet)
     registry.register(stats_collector)
     # Controller/EMS liveness: the grace period before a first signal starts now.
@@ -84,6 +89,7 @@ def build(config: Config) -> Service:
             lambda: site_notifications(sites, catalog, stations_of),
         ],
         config.ocpp.path_prefix,
+        fleet_exposition,
     )
     metrics_app = web.Application()
     metrics_side.add_routes(metrics_app)

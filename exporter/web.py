@@ -11,6 +11,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from . import __version__
+from .exposition import FleetExposition
 from .metrics import StatsCollector
 from .notifications import Notification, ordered
 
@@ -35,8 +36,11 @@ class MetricsSide:
         stats_collector: StatsCollector,
         sources: list[NotificationSource],
         ocpp_prefix: str,
+        fleet_exposition: FleetExposition | None = None,
     ) -> None:
         self.registry = registry
+        # Renders the fleet-sized families without blocking the loop; the registry the rest.
+        self.fleet_exposition = fleet_exposition
         self.stats_collector = stats_collector
         self.sources = sources
         self.ocpp_prefix = ocpp_prefix
@@ -56,6 +60,8 @@ class MetricsSide:
     async def metrics(self, request: web.Request) -> web.Response:
         started = time.perf_counter()
         body = generate_latest(self.registry)
+        if self.fleet_exposition is not None:
+            body = (await self.fleet_exposition.render()).encode() + body
         self.stats_collector.last_scrape_seconds = time.perf_counter() - started
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
