@@ -11,7 +11,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY exporter ./exporter
-RUN pip install . && rm -rf /src/build
+RUN pip install . && rm -rf /src/build \
+    && mkdir -p /var/lib/ocpp-exporter && chown 65534:65534 /var/lib/ocpp-exporter
 
 WORKDIR /
 # nobody: the exporter needs no privileges (its ports are above 1024).

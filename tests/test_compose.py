@@ -66,7 +66,14 @@ def _flag(args: list[str], name: str) -> str:
 
 
 def test_the_stack_has_its_services():
-    assert set(SERVICES) == {"exporter", "simulator", "prometheus", "alertmanager", "grafana"}
+    assert set(SERVICES) == {
+        "exporter",
+        "simulator",
+        "site-devices",
+        "prometheus",
+        "alertmanager",
+        "grafana",
+    }
     for name, service in SERVICES.items():
         assert set(service) <= SERVICE_KEYS, (
             f"{name}: unexpected keys {set(service) - SERVICE_KEYS}"
@@ -210,3 +217,18 @@ def test_dockerfile_builds_the_package_and_runs_the_cli():
     assert exposed == {"9000", "9430"}
     assert "image" in SERVICES["simulator"]
     assert SERVICES["simulator"]["image"] == SERVICES["exporter"]["image"]
+
+
+def test_site_devices_push_to_devices_the_exporter_knows():
+    script = "\n".join(SERVICES["site-devices"]["command"])
+    exporter_config = config_module.load(
+        ROOT / _mounted("exporter", _flag(_command("exporter"), "--config"))
+    )
+    controllers = {s.controller for s in exporter_config.sites if s.controller}
+    ems = {s.ems for s in exporter_config.sites if s.ems}
+    pushed_controllers = set(re.findall(r"/api/v1/controllers/([^/]+)/heartbeat", script))
+    pushed_ems = set(re.findall(r"/api/v1/ems/([^/]+)/heartbeat", script))
+    assert pushed_controllers and pushed_controllers <= controllers
+    assert pushed_ems and pushed_ems <= ems
+    # At least one site stays silent so the demo shows the offline notifications.
+    assert controllers - pushed_controllers and ems - pushed_ems
