@@ -212,23 +212,6 @@ class Fleet:
             connector.status_since = now
         connector.reported_at = now
 
-    def raise_error(
-        self, station_id: str, connector_id: str, error: ActiveError, now: float
-    ) -> None:
-        connector = self.station(station_id).connector(connector_id, now)
-        connector.reported_at = now
-        previous = connector.errors.get(error.code)
-        if previous is not None:
-            error.since = previous.since
-        connector.errors[error.code] = error
-
-    def clear_error(self, station_id: str, connector_id: str, code: str, now: float) -> None:
-        connector = self.station(station_id).connector(connector_id, now)
-        connector.reported_at = now
-        connector.errors.pop(code, None)
-
-    # -- 2.0.1 device-model problems, keyed by the source that raised them ---------------
-
     def raise_from(
         self, station_id: str, connector_id: str, source: str, error: ActiveError, now: float
     ) -> None:
@@ -271,11 +254,6 @@ class Fleet:
         station = self.station(station_id)
         station.firmware_status = status
         station.firmware_status_at = now
-
-    def set_info(self, station_id: str, info: StationInfo) -> None:
-        self.station(station_id).info = info
-
-    # -- re-sync after reconnect ----------------------------------------------------------
 
     def start_resync(self, station_id: str, now: float) -> None:
         self.station(station_id).resync_started = now

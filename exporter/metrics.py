@@ -215,49 +215,49 @@ class StatsCollector(Collector):
         )
         build.add_metric([__version__, platform.python_version()], 1)
         yield build
-        yield _counter(
+        yield counter_family(
             "ocpp_exporter_frames",
             "CALLs received from stations, by action and result.",
             ["action", "result"],
             s.frames,
         )
-        yield _counter(
+        yield counter_family(
             "ocpp_exporter_protocol_errors",
             "Frames or sessions that broke the OCPP-J rules, by reason.",
             ["reason"],
             {(k,): v for k, v in s.protocol_errors.items()},
         )
-        yield _counter(
+        yield counter_family(
             "ocpp_exporter_schema_violations",
             "Payload fields outside the OCPP schema that were recorded leniently.",
             ["action", "field"],
             s.schema_violations,
         )
-        yield _counter(
+        yield counter_family(
             "ocpp_exporter_connections_rejected",
             "Websocket upgrades refused before a session started, by reason.",
             ["reason"],
             {(k,): v for k, v in s.connections_rejected.items()},
         )
-        yield _counter(
+        yield counter_family(
             "ocpp_exporter_disconnects",
             "Station sessions that ended, by reason.",
             ["reason"],
             {(k,): v for k, v in s.disconnects.items()},
         )
-        yield _counter(
+        yield counter_family(
             "ocpp_exporter_resyncs",
             "State re-syncs (TriggerMessage StatusNotification) after connect, by result.",
             ["result"],
             {(k,): v for k, v in s.resyncs.items()},
         )
-        yield _counter(
+        yield counter_family(
             "ocpp_exporter_security_events",
             "SecurityEventNotifications received from stations, by type.",
             ["type"],
             {(k,): v for k, v in s.security_events.items()},
         )
-        yield _counter(
+        yield counter_family(
             "ocpp_exporter_events_ignored",
             "OCPP 2.0.1 NotifyEvent events that reported no problem, by reason.",
             ["reason"],
@@ -288,9 +288,10 @@ class StatsCollector(Collector):
         yield scrape
 
 
-def _counter(
+def counter_family(
     name: str, doc: str, labels: list[str], values: dict[tuple[str, ...], int]
 ) -> CounterMetricFamily:
+    """A counter family from a {label values: count} mapping, in a stable order."""
     family = CounterMetricFamily(name, doc, labels=labels)
     for key, value in sorted(values.items()):
         family.add_metric(list(key), value)
@@ -298,19 +299,19 @@ def _counter(
 
 
 def _security_families(s: Stats) -> Iterator[Metric]:
-    yield _counter(
+    yield counter_family(
         "ocpp_exporter_auth_failures",
         "Refused credentials or identities, by listener (ocpp, web) and reason.",
         ["listener", "reason"],
         s.auth_failures,
     )
-    yield _counter(
+    yield counter_family(
         "ocpp_exporter_limit_breaches",
         "Frames or connections refused by a configured limit, by limit.",
         ["limit"],
         {(k,): v for k, v in s.limit_breaches.items()},
     )
-    yield _counter(
+    yield counter_family(
         "ocpp_exporter_state_store_flushes",
         "Writes of the fleet state to the state store, by result.",
         ["result"],

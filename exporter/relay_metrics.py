@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from .fleet import UNASSIGNED_SITE, Fleet
+from .metrics import counter_family
 from .upstream import UpstreamLegs
 
 
@@ -37,30 +38,24 @@ class RelayCollector(Collector):
             since.add_metric(labels, leg.since)
         yield connected
         yield since
-        failures = CounterMetricFamily(
+        yield counter_family(
             "ocpp_exporter_upstream_failures",
             "Upstream legs refused at connect time or ended by the central system, by reason.",
-            labels=["reason"],
+            ["reason"],
+            {(reason,): count for reason, count in self.legs.failures.items()},
         )
-        for reason, count in sorted(self.legs.failures.items()):
-            failures.add_metric([reason], count)
-        yield failures
-        frames = CounterMetricFamily(
+        yield counter_family(
             "ocpp_exporter_relay_frames",
             "Websocket messages passed through unchanged, by direction.",
-            labels=["direction"],
+            ["direction"],
+            {(direction,): count for direction, count in self.legs.frames.items()},
         )
-        for direction, count in sorted(self.legs.frames.items()):
-            frames.add_metric([direction], count)
-        yield frames
-        unobserved = CounterMetricFamily(
+        yield counter_family(
             "ocpp_exporter_relay_unobserved_frames",
             "Messages forwarded that the exporter could not interpret, by direction and reason.",
-            labels=["direction", "reason"],
+            ["direction", "reason"],
+            dict(self.legs.unobserved),
         )
-        for (direction, reason), count in sorted(self.legs.unobserved.items()):
-            unobserved.add_metric([direction, reason], count)
-        yield unobserved
         registration = GaugeMetricFamily(
             "ocpp_station_registration_status",
             "1 for the central system's answer to the station's last BootNotification "

@@ -6,9 +6,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from .metrics import counter_family
 from .sites import CONTROLLER, EMS, Sites
 
 
@@ -100,11 +101,9 @@ class SitesCollector(Collector):
                 probe_ts.add_metric(check_labels, result.at)
         yield from (controller_up, controller_seen, ems_up, ems_seen, fallback, limit)
         yield from (fallback_limit, stale_after, duration, success, probe_ts)
-        rejected = CounterMetricFamily(
+        yield counter_family(
             "ocpp_exporter_heartbeat_rejected",
             "Controller/EMS heartbeat pushes refused, by reason.",
-            labels=["reason"],
+            ["reason"],
+            {(reason,): count for reason, count in self.sites.rejected.items()},
         )
-        for reason, count in sorted(self.sites.rejected.items()):
-            rejected.add_metric([reason], count)
-        yield rejected

@@ -109,8 +109,12 @@ def test_the_number_of_stations_is_bounded():
 
 def test_several_errors_per_connector_for_event_based_protocols():
     fleet = Fleet()
-    fleet.raise_error("CP", "1", err("GroundFailure"), now=1)
-    fleet.raise_error("CP", "1", err("HighTemperature"), now=2)
+    fleet.raise_from("CP", "1", "RCD.Tripped", err("GroundFailure", now=1), now=1)
+    fleet.raise_from("CP", "1", "Temp.Alert", err("HighTemperature", now=2), now=2)
+    fleet.raise_from("CP", "1", "Leak.Problem", err("GroundFailure", now=3), now=3)
     assert codes(fleet) == {"1": ["GroundFailure", "HighTemperature"]}
-    fleet.clear_error("CP", "1", "GroundFailure", now=3)
+    fleet.clear_from("CP", "1", "RCD.Tripped")
+    # Another source still reports a ground fault: the code stays, with that source's since.
+    assert fleet.stations["CP"].connectors["1"].errors["GroundFailure"].since == 3
+    fleet.clear_from("CP", "1", "Leak.Problem")
     assert codes(fleet) == {"1": ["HighTemperature"]}

@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-import itertools
-import logging
-from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from ocpp.v16.enums import ChargePointErrorCode, ChargePointStatus
 
 from ..catalog import NO_ERROR, UNKNOWN
-from ..config import Limits, OcppSettings
-from ..fleet import ActiveError, Fleet, StationInfo
-from ..stats import Stats
+from ..fleet import ActiveError, StationInfo
+from .handler import Route, VersionHandler, now_iso
 from .rpc import RpcError, Schemas
-from .session import CallFailed, Session
-from .untrusted import clean
 
 VERSION = "1.6"
 SUBPROTOCOL = "ocpp1.6"
@@ -25,7 +17,6 @@ ERROR_CODES = frozenset(code.value for code in ChargePointErrorCode)
 STATUSES = frozenset(status.value for status in ChargePointStatus)
 UNKNOWN_STATUS = "Unknown"
 
-log = logging.getLogger("exporter.ocpp")
 
 #: Actions a Charge Point sends in 1.6 (incl. the security whitepaper's) that we answer.
 #: Anything else that is a 1.6 action is NotSupported; the rest NotImplemented.
@@ -54,33 +45,13 @@ SCHEMAS = Schemas(
 )
 
 
-def now_iso(now: float) -> str:
-    return datetime.fromtimestamp(now, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-class V16Handler:
-    """One per connection; holds no state of its own beyond the session it serves."""
-
+class V16Handler(VersionHandler):
     version = VERSION
+    schemas = SCHEMAS
+    known_actions = KNOWN_ACTIONS
 
-    def __init__(
-        self,
-        station_id: str,
-        fleet: Fleet,
-        stats: Stats,
-        settings: OcppSettings,
-        limits: Limits,
-        clock: Callable[[], float],
-        transaction_ids: itertools.count[int],
-    ) -> None:
-        self.station_id = station_id
-        self.fleet = fleet
-        self.stats = stats
-        self.settings = settings
-        self.limits = limits
-        self.clock = clock
-        self._transaction_ids = transaction_ids
-        self._routes: dict[str, Callable[[dict[str, Any], float], dict[str, Any]]] = {
+    def routes(self) -> dict[str, Route]:
+        return {
             "BootNotification": self._boot_notification,
             "Heartbeat": self._heartbeat,
             "StatusNotification": self._status_notification,
@@ -95,20 +66,6 @@ class V16Handler:
             "SecurityEventNotification": self._empty,
             "LogStatusNotification": self._empty,
         }
-
-    def handle_call(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
-        route = self._routes.get(action)
-        if route is None:
-            if action in KNOWN_ACTIONS:
-                raise RpcError("NotSupported", f"{action} is not sent by a Charge Point")
-            raise RpcError("NotImplemented", f"unknown action {clean(action, 40)!r}")
-        SCHEMAS.validate(action, payload)
-        return route(payload, self.clock())
-
-    # -- relay mode: observe, never answer ---------------------------------------------
-
-    def _label(self, value: Any) -> str:
-        return clean(value, self.limits.max_label_length) if value is not None else ""
 
     # -- handlers ---------------------------------------------------------------------
 
@@ -128,9 +85,6 @@ class V16Handler:
             "currentTime": now_iso(now),
             "interval": int(self.settings.heartbeat_interval),
         }
-
-    def _heartbeat(self, payload: dict[str, Any], now: float) -> dict[str, Any]:
-        return {"currentTime": now_iso(now)}
 
     def _status_notification(self, payload: dict[str, Any], now: float) -> dict[str, Any]:
         connector_id = payload["connectorId"]
@@ -171,34 +125,3 @@ class V16Handler:
 
     def _start_transaction(self, payload: dict[str, Any], now: float) -> dict[str, Any]:
         return {"transactionId": next(self._transaction_ids), "idTagInfo": {"status": "Accepted"}}
-
-    def _empty(self, payload: dict[str, Any], now: float) -> dict[str, Any]:
-        return {}
-
-    def _data_transfer(self, payload: dict[str, Any], now: float) -> dict[str, Any]:
-        return {"status": "UnknownVendorId"}
-
-    def _firmware_status(self, payload: dict[str, Any], now: float) -> dict[str, Any]:
-        self.fleet.firmware_status(self.station_id, self._label(payload["status"]), now)
-        return {}
-
-    # -- after connect ----------------------------------------------------------------
-
-    async def resync(self, session: Session) -> None:
-        """Ask the station to re-report every connector; errors it no longer reports go."""
-        self.fleet.start_resync(self.station_id, self.clock())
-        try:
-            answer = await session.call(
-                "TriggerMessage", {"requestedMessage": "StatusNotification"}
-            )
-        except (CallFailed, TimeoutError):
-            self.fleet.abandon_resync(self.station_id)
-            self.stats.resyncs["failed"] += 1
-            return
-        if answer.get("status") != "Accepted":
-            self.fleet.abandon_resync(self.station_id)
-            self.stats.resyncs["rejected"] += 1
-            return
-        await asyncio.sleep(self.settings.resync_window)
-        self.fleet.finish_resync(self.station_id)
-        self.stats.resyncs["completed"] += 1

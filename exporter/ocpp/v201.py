@@ -6,23 +6,17 @@ error code. Labels, the mapping table and the re-sync rules are documented in do
 
 from __future__ import annotations
 
-import asyncio
-import itertools
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from ocpp.v201.enums import ConnectorStatusEnumType
 
 from ..catalog import UNKNOWN
-from ..config import Limits, OcppSettings
-from ..fleet import ActiveError, Fleet, StationInfo
-from ..stats import Stats
+from ..fleet import ActiveError, StationInfo
 from . import v201_events
+from .handler import Route, VersionHandler, now_iso
 from .rpc import RpcError, Schemas
-from .session import CallFailed, Session
 from .untrusted import clean
-from .v16 import now_iso
 
 log = logging.getLogger("exporter.ocpp")
 
@@ -82,29 +76,13 @@ def connector_label(evse_id: int | None, connector_id: int | None = None) -> str
     return f"{evse_id}/{connector_id}"
 
 
-class V201Handler:
-    """One per connection; every state it changes lives in the fleet, so a reconnect loses
-    nothing."""
-
+class V201Handler(VersionHandler):
     version = VERSION
+    schemas = SCHEMAS
+    known_actions = KNOWN_ACTIONS
 
-    def __init__(
-        self,
-        station_id: str,
-        fleet: Fleet,
-        stats: Stats,
-        settings: OcppSettings,
-        limits: Limits,
-        clock: Callable[[], float],
-        transaction_ids: itertools.count[int],
-    ) -> None:
-        self.station_id = station_id
-        self.fleet = fleet
-        self.stats = stats
-        self.settings = settings
-        self.limits = limits
-        self.clock = clock
-        self._routes: dict[str, Callable[[dict[str, Any], float], dict[str, Any]]] = {
+    def routes(self) -> dict[str, Route]:
+        return {
             "BootNotification": self._boot_notification,
             "Heartbeat": self._heartbeat,
             "StatusNotification": self._status_notification,
@@ -127,18 +105,6 @@ class V201Handler:
             "ReservationStatusUpdate": self._empty,
             "NotifyEVChargingSchedule": self._accepted,
         }
-
-    def handle_call(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
-        route = self._routes.get(action)
-        if route is None:
-            if action in KNOWN_ACTIONS:
-                raise RpcError("NotSupported", f"{action} is not handled by this endpoint")
-            raise RpcError("NotImplemented", f"unknown action {clean(action, 40)!r}")
-        SCHEMAS.validate(action, payload)
-        return route(payload, self.clock())
-
-    def _label(self, value: Any) -> str:
-        return clean(value, self.limits.max_label_length) if value is not None else ""
 
     def _connector(self, evse: dict[str, Any] | None) -> str:
         if evse is None:
@@ -168,9 +134,6 @@ class V201Handler:
             "currentTime": now_iso(now),
             "interval": int(self.settings.heartbeat_interval),
         }
-
-    def _heartbeat(self, payload: dict[str, Any], now: float) -> dict[str, Any]:
-        return {"currentTime": now_iso(now)}
 
     def _status_notification(self, payload: dict[str, Any], now: float) -> dict[str, Any]:
         connector = self._connector(
@@ -244,18 +207,8 @@ class V201Handler:
             return {"idTokenInfo": {"status": "Accepted"}}
         return {}
 
-    def _empty(self, payload: dict[str, Any], now: float) -> dict[str, Any]:
-        return {}
-
     def _accepted(self, payload: dict[str, Any], now: float) -> dict[str, Any]:
         return {"status": "Accepted"}
-
-    def _data_transfer(self, payload: dict[str, Any], now: float) -> dict[str, Any]:
-        return {"status": "UnknownVendorId"}
-
-    def _firmware_status(self, payload: dict[str, Any], now: float) -> dict[str, Any]:
-        self.fleet.firmware_status(self.station_id, self._label(payload["status"]), now)
-        return {}
 
     def _security_event(self, payload: dict[str, Any], now: float) -> dict[str, Any]:
         kind = clean(payload["type"], 50)
@@ -273,23 +226,7 @@ class V201Handler:
 
     # -- after connect ----------------------------------------------------------------
 
-    async def resync(self, session: Session) -> None:
-        """Ask the station to re-report every connector's status, as for 1.6. NotifyEvent
-        problems are not re-reported by a StatusNotification, so they stay until the station
-        clears them or reboots; only a Faulted-without-cause goes when not re-reported."""
-        self.fleet.start_resync(self.station_id, self.clock())
-        try:
-            answer = await session.call(
-                "TriggerMessage", {"requestedMessage": "StatusNotification"}
-            )
-        except (CallFailed, TimeoutError):
-            self.fleet.abandon_resync(self.station_id)
-            self.stats.resyncs["failed"] += 1
-            return
-        if answer.get("status") != "Accepted":
-            self.fleet.abandon_resync(self.station_id)
-            self.stats.resyncs["rejected"] += 1
-            return
-        await asyncio.sleep(self.settings.resync_window)
+    def finish_resync(self) -> None:
+        # NotifyEvent problems are not re-reported by a StatusNotification, so they stay until
+        # the station clears them or reboots; only a Faulted-without-cause goes.
         self.fleet.finish_source_resync(self.station_id, FAULTED_SOURCE)
-        self.stats.resyncs["completed"] += 1
