@@ -45,8 +45,12 @@ def tricky_fleet() -> Fleet:
     fleet.firmware_status("CONF-1", "Installing", 1_700_000_006.0)
     fleet.connect("ROGUE\\1", 1_700_000_007.0)
     fleet.firmware_status("ROGUE\\1", "Installed", 1_700_000_008.0)
-    fleet.raise_error(
-        "ROGUE\\1", "3", ActiveError("HighTemperature", 1.5, "Charging"), 1_700_000_009.0
+    fleet.raise_from(
+        "ROGUE\\1",
+        "3",
+        "TemperatureMonitor.Alert",
+        ActiveError("HighTemperature", 1.5, "Charging"),
+        1_700_000_009.0,
     )
     fleet.disconnect("ROGUE\\1", 2, 1_700_000_010.0)
     return fleet
