@@ -115,7 +115,11 @@ def test_one_rule_per_catalog_entry_with_its_severity_for_and_steps() -> None:
         assert rule["annotations"]["runbook_url"] == entry.runbook_url
     for code in catalog_module.ERROR_CODES:
         expr = rules[catalog_module.alert_name_for_error(code)]["expr"]
-        assert expr == f'ocpp_connector_error{{error_code="{code}"}} == 1'
+        assert expr == rules_module.error_expr(code)
+        assert f'ocpp_connector_error{{error_code="{code}"}} == 1' in expr
+        # Counted once per station from its owner replica, with no `instance` in the labels.
+        assert expr.startswith("max by (station, site, connector, error_code) (")
+        assert "and on (instance, station)" in expr
 
 
 def test_runbook_urls_land_on_a_section_of_docs_alerts_md() -> None:
@@ -208,6 +212,8 @@ def test_inhibit_rules_match_the_labels_the_alerts_carry() -> None:
     # The matched labels come from the expressions' series (see the promtool tests for the
     # exact label sets): station offline carries controller, connector errors carry station.
     rules = alert_rules()
-    assert rules["OcppChargingStationOffline"]["expr"].startswith("ocpp_station_connected")
+    assert rules["OcppChargingStationOffline"]["expr"].startswith(
+        "max by (station, site, controller) (ocpp_station_connected) == 0"
+    )
     assert rules["OcppControllerOffline"]["expr"].startswith("ocpp_controller_up")
     assert config["route"]["group_by"] == ["alertname", "site"]

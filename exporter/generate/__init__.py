@@ -20,9 +20,9 @@ Generator = Callable[[Catalog], dict[str, str]]
 
 def generators() -> list[Generator]:
     # Imported here so that `serve` never pays for the generators.
-    from . import dashboards, docs, rules
+    from . import dashboards, docs, kubernetes, replica_rules, rules
 
-    return [rules.files, docs.files, dashboards.files]
+    return [rules.files, docs.files, dashboards.files, replica_rules.files, kubernetes.files]
 
 
 def render(catalog: Catalog | None = None) -> dict[str, str]:

@@ -47,7 +47,7 @@ def _section(entry: Entry, rule: dict[str, object]) -> list[str]:
 
 def _identity(rule: dict[str, object]) -> str:
     expr = str(rule["expr"])
-    if expr.startswith("ocpp_connector_error"):
+    if "ocpp_connector_error" in expr:
         names = ["station", "site", "connector", "error_code"]
     elif "ocpp_station_connected" in expr:
         names = ["station", "site", "controller"]

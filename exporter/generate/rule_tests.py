@@ -27,6 +27,9 @@ HEADER = (
 SITE = "depot-north"
 CONTROLLER = "ctrl-1"
 INSTANCE = "exporter-1:9430"
+#: Two exporter replicas behind the load balancer (docs/scaling.md): same series, own `instance`.
+REPLICA_A = "replica-a:9430"
+REPLICA_B = "replica-b:9430"
 
 
 def series(name: str, **labels: str) -> str:
@@ -99,6 +102,15 @@ def error_alert(
     )
 
 
+def station_online(station: str, length: int, **labels: str) -> list[tuple[str, str]]:
+    """The station series the error alerts' owner filter reads: connected, heard from now."""
+    ident = {"station": station, "site": SITE, **labels}
+    return [
+        (series("ocpp_station_connected", **ident, controller=CONTROLLER), f"1x{length}"),
+        (series("ocpp_station_last_seen_timestamp_seconds", **ident), f"0+60x{length}"),
+    ]
+
+
 def error_cases(entry: Entry) -> list[Case]:
     hold = minutes(entry.alert_for)
     station, connector, status = f"CP-{entry.key}", "1", "Available"
@@ -117,6 +129,7 @@ def error_cases(entry: Entry) -> list[Case]:
             (error, f"_ 1x{active - 1} stale"),
             (info, f"_ 1x{active - 1} stale"),
             (status_series, f"1x{active + 5}"),
+            *station_online(station, active + 5),
         ],
     )
     if hold:
@@ -138,7 +151,8 @@ def error_cases(entry: Entry) -> list[Case]:
                     error_code=entry.key,
                 ),
                 f"1x{hold + 2}",
-            )
+            ),
+            *station_online(station, hold + 2),
         ],
     ).expect(hold, entry.alert, error_alert(entry, station, "0", "unknown", None))
     cases.append(bare)
@@ -147,11 +161,101 @@ def error_cases(entry: Entry) -> list[Case]:
         # BootNotification clears it) must not page.
         blip = Case(
             f"{entry.alert}: an error that clears within {entry.alert_for} does not fire",
-            [(error, f"_ 1x{hold - 1} stale")],
+            [(error, f"_ 1x{hold - 1} stale"), *station_online(station, hold + 3)],
         )
         for minute in range(hold + 3):
             blip.expect(minute, entry.alert)
         cases.append(blip)
+    return [*cases, *replica_error_cases(entry)]
+
+
+def replica_error_cases(entry: Entry) -> list[Case]:
+    """Two replicas: every replica exports every inventory station (connected 0 where it is not
+    connected) and keeps the last-known errors of stations that moved to another replica; only
+    the owner's errors page, once, without the replica's `instance`."""
+    hold = minutes(entry.alert_for)
+    end = 2 * hold + 12
+    a, b = {"instance": REPLICA_A}, {"instance": REPLICA_B}
+
+    def station_series(station: str, where: dict[str, str], connected: str, seen: str) -> list:
+        ident = {**where, "station": station, "site": SITE}
+        return [
+            (series("ocpp_station_connected", **ident, controller=CONTROLLER), connected),
+            (series("ocpp_station_last_seen_timestamp_seconds", **ident), seen),
+        ]
+
+    def connector(station: str, where: dict[str, str], status: str, vendor_code: str) -> list:
+        ident = {**where, "station": station, "site": SITE, "connector": "1"}
+        info = {"vendor_id": "ACME", "vendor_error_code": vendor_code, "info": "i"}
+        return [
+            (series("ocpp_connector_error", **ident, error_code=entry.key), f"1x{end}"),
+            (
+                series(
+                    "ocpp_connector_error_info",
+                    **ident,
+                    error_code=entry.key,
+                    **info,
+                    status=status,
+                ),
+                f"1x{end}",
+            ),
+            (series("ocpp_connector_status", **ident, status=status), f"1x{end}"),
+        ]
+
+    # CP-MOVED was on A with the error, then reconnected to B, where it reports none: A keeps
+    # its last-known error and connected 0. CP-OWNER is on B with the error; A remembers an older
+    # error and status of it from before it moved.
+    moved = Case(
+        f"{entry.alert}: two replicas, a stale replica's last-known error does not page, the "
+        "owner's pages once",
+        [
+            *station_series("CP-MOVED", a, f"0x{end}", f"60x{end}"),
+            *connector("CP-MOVED", a, "Faulted", "OLD"),
+            *station_series("CP-MOVED", b, f"1x{end}", f"120+60x{end}"),
+            *station_series("CP-OWNER", a, f"0x{end}", f"60x{end}"),
+            *connector("CP-OWNER", a, "Faulted", "OLD"),
+            *station_series("CP-OWNER", b, f"1x{end}", f"120+60x{end}"),
+            *connector("CP-OWNER", b, "Available", "E-17"),
+        ],
+    )
+    owner_alert = error_alert(
+        entry,
+        "CP-OWNER",
+        "1",
+        "Available",
+        {"vendor_id": "ACME", "vendor_error_code": "E-17", "info": "i"},
+    )
+    moved.expect(hold + 2, entry.alert, owner_alert).expect(end - 1, entry.alert, owner_alert)
+    cases = [moved]
+    if hold:
+        # CP-MOVING has the error on A, then moves to B at `move` and re-reports it there: the
+        # alert keeps its labels and its `for:` clock (a reset would be pending, not firing).
+        move = hold + 3
+        last = f"0+60x{move} {move * 60}x{end - move}"
+        moving = Case(
+            f"{entry.alert}: two replicas, an alert carries on when its station moves",
+            [
+                *station_series("CP-MOVING", a, f"1x{move} 0x{end - move}", last),
+                *connector("CP-MOVING", a, "Faulted", "E-17"),
+                *station_series(
+                    "CP-MOVING",
+                    b,
+                    f"0x{move} 1x{end - move}",
+                    f"_x{move} {move * 60 + 60}+60x{end - move - 1}",
+                ),
+                *connector("CP-MOVING", b, "Faulted", "E-17"),
+            ],
+        )
+        firing = error_alert(
+            entry,
+            "CP-MOVING",
+            "1",
+            "Faulted",
+            {"vendor_id": "ACME", "vendor_error_code": "E-17", "info": "i"},
+        )
+        moving.expect(hold + 1, entry.alert, firing)
+        moving.expect(move + hold - 1, entry.alert, firing)
+        cases.append(moving)
     return cases
 
 
@@ -200,7 +304,54 @@ def station_offline_cases(entry: Entry) -> list[Case]:
     )
     update.expect(hold + 5, entry.alert).expect(bound, entry.alert)
     update.expect(bound + hold + 2, entry.alert, firing)
-    return [outage, restart, update]
+    return [outage, restart, update, replica_offline_case(entry)]
+
+
+def replica_offline_case(entry: Entry) -> Case:
+    """Two replicas each export every inventory station: CP-MOVED is connected to B (A exports
+    it with 0 and a stale error), CP-NEVER is connected nowhere (0 on both). One alert, for
+    CP-NEVER, without an `instance`."""
+    hold = minutes(entry.alert_for)
+    end = hold + 5
+    inputs = []
+    for instance, moved in ((REPLICA_A, "0"), (REPLICA_B, "1")):
+        for station, value in (("CP-MOVED", moved), ("CP-NEVER", "0")):
+            ident = {"instance": instance, "station": station, "site": SITE}
+            inputs.append(
+                (series("ocpp_station_connected", **ident, controller=CONTROLLER), f"{value}x{end}")
+            )
+        ident = {"instance": instance, "station": "CP-MOVED", "site": SITE}
+        inputs.append(
+            (
+                series("ocpp_station_last_seen_timestamp_seconds", **ident),
+                f"{60 * int(moved)}x{end}",
+            )
+        )
+    inputs.append(
+        (
+            series(
+                "ocpp_connector_error",
+                instance=REPLICA_A,
+                station="CP-MOVED",
+                site=SITE,
+                connector="1",
+                error_code="GroundFailure",
+            ),
+            f"1x{end}",
+        )
+    )
+    case = Case(
+        "OcppChargingStationOffline: two replicas, a station connected to either is online, an "
+        "inventory station connected to neither is one alert",
+        inputs,
+    )
+    never = alert(
+        entry,
+        {"station": "CP-NEVER", "site": SITE, "controller": CONTROLLER},
+        f"Charging station CP-NEVER (site {SITE}) is offline",
+        "Last seen: never.",
+    )
+    return case.expect(max(hold - 1, 0), entry.alert).expect(hold + 1, entry.alert, never)
 
 
 def controller_offline_cases(entry: Entry) -> list[Case]:

@@ -80,16 +80,63 @@ def connector_where() -> str:
     )
 
 
+#: The replica whose view of a station is current (docs/scaling.md): the one the station is
+#: connected to now, or, when it is connected nowhere, the one that received its last frame. Every
+#: replica keeps the last-known errors of stations that moved away and exports each inventory
+#: station, so only the owner's series may page. Inlined rather than read from
+#: `ocpp:station_owner` so the alerts hold without deploy/replica-rules.yml; with one exporter the
+#: owner is that exporter and the filter keeps everything.
+OWNER = (
+    "    ocpp_station_connected == 1\n"
+    "  or on (station)\n"
+    "    (\n"
+    "        ocpp_station_last_seen_timestamp_seconds\n"
+    "      == on (station) group_left ()\n"
+    "        max by (station) (ocpp_station_last_seen_timestamp_seconds)\n"
+    "    )"
+)
+#: The same, for one station inside an annotation template (its id is the printf argument).
+_OWNER_OF = (
+    "ocpp_station_connected{station=%q} == 1 or on (station) ("
+    "ocpp_station_last_seen_timestamp_seconds{station=%q} == scalar("
+    "max(ocpp_station_last_seen_timestamp_seconds{station=%q})))"
+)
+#: Labels of a connector-error alert: no `instance`, so the alert carries on (same labels, same
+#: `for:` clock) when its station moves to another replica.
+ERROR_LABELS = "station, site, connector, error_code"
+
+
+def error_expr(code: str) -> str:
+    return (
+        f"max by ({ERROR_LABELS}) (\n"
+        f'  ocpp_connector_error{{error_code="{code}"}} == 1\n'
+        "  and on (instance, station) (\n"
+        + "\n".join("  " + line for line in OWNER.splitlines())
+        + "\n  )\n)"
+    )
+
+
 def error_rule(entry: Entry) -> dict[str, Any]:
+    # The owner replica's status and details; `first` of several when timestamps tie.
     status = _query(
-        "ocpp_connector_status{station=%q,site=%q,connector=%q}", "station", "site", "connector"
+        f"ocpp_connector_status{{station=%q,site=%q,connector=%q}} and on (instance) ({_OWNER_OF})",
+        "station",
+        "site",
+        "connector",
+        "station",
+        "station",
+        "station",
     )
     details = _query(
-        "ocpp_connector_error_info{station=%q,site=%q,connector=%q,error_code=%q}",
+        "ocpp_connector_error_info{station=%q,site=%q,connector=%q,error_code=%q}"
+        f" and on (instance) ({_OWNER_OF})",
         "station",
         "site",
         "connector",
         "error_code",
+        "station",
+        "station",
+        "station",
     )
     description = (
         f"{literal(entry.description)} {literal(entry.station_behaviour)}\n"
@@ -102,7 +149,7 @@ def error_rule(entry: Entry) -> dict[str, Any]:
     )
     return {
         "alert": entry.alert,
-        "expr": f'ocpp_connector_error{{error_code="{entry.key}"}} == 1',
+        "expr": error_expr(entry.key),
         "for": entry.alert_for,
         "labels": {"severity": entry.severity},
         "annotations": {
@@ -135,12 +182,19 @@ def _rule(entry: Entry, expr: str, summary: str, extra: str = "") -> dict[str, A
     }
 
 
+#: Labels of a station-offline alert (what the controller inhibit rule matches on).
+OFFLINE_LABELS = "station, site, controller"
+
+
 def station_offline(entry: Entry) -> dict[str, Any]:
+    # The latest frame any replica received.
     last_seen = _query(
-        "ocpp_station_last_seen_timestamp_seconds{station=%q,site=%q}", "station", "site"
+        "max(ocpp_station_last_seen_timestamp_seconds{station=%q,site=%q})", "station", "site"
     )
+    # `max by`: a station connected to any replica is online; an inventory station that every
+    # replica exports with 0 is one alert, without the `instance` of whichever replica.
     expr = (
-        "ocpp_station_connected == 0\n"
+        f"max by ({OFFLINE_LABELS}) (ocpp_station_connected) == 0\n"
         "unless on (station, site) (\n"
         "  ocpp_station_firmware_update_in_progress == 1\n"
         "  and on (station, site)\n"
@@ -157,7 +211,12 @@ def station_offline(entry: Entry) -> dict[str, Any]:
 
 
 def controller_offline(entry: Entry) -> dict[str, Any]:
-    behind = _query("count(ocpp_station_connected{site=%q,controller=%q})", "site", "controller")
+    # Each station once, however many replicas export it.
+    behind = _query(
+        "count(max by (station) (ocpp_station_connected{site=%q,controller=%q}))",
+        "site",
+        "controller",
+    )
     return _rule(
         entry,
         "ocpp_controller_up == 0",
@@ -246,8 +305,15 @@ _ERRORS_WITH_SEVERITY = (
     "max by (error_code, severity) (ocpp_error_code_info)"
 )
 RECORDING = [
-    ("site:ocpp_stations:count", "count by (site) (ocpp_station_connected)"),
-    ("site:ocpp_stations_connected:sum", "sum by (site) (ocpp_station_connected)"),
+    # Each station once (`max by`), also when several replicas export it (docs/scaling.md).
+    (
+        "site:ocpp_stations:count",
+        "count by (site) (max by (station, site) (ocpp_station_connected))",
+    ),
+    (
+        "site:ocpp_stations_connected:sum",
+        "sum by (site) (max by (station, site) (ocpp_station_connected))",
+    ),
     (
         "site_status:ocpp_connectors:count",
         'count by (site, status) (ocpp_connector_status{connector!="0"})',
