@@ -215,5 +215,7 @@ def test_inhibit_rules_match_the_labels_the_alerts_carry() -> None:
     assert rules["OcppChargingStationOffline"]["expr"].startswith(
         "max by (station, site, controller) (ocpp_station_connected) == 0"
     )
-    assert rules["OcppControllerOffline"]["expr"].startswith("ocpp_controller_up")
+    assert rules["OcppControllerOffline"]["expr"].startswith(
+        "max by (controller, site) (ocpp_controller_up)"
+    )
     assert config["route"]["group_by"] == ["alertname", "site"]

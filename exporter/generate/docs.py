@@ -19,7 +19,7 @@ ROUTING = {
 
 def _section(entry: Entry, rule: dict[str, object]) -> list[str]:
     steps = [f"{n}. {step}" for n, step in enumerate(entry.resolution, 1)]
-    labels = _identity(rule)
+    labels = ", ".join(f"`{n}`" for n in [*rules.identity_labels(entry), "severity"])
     return [
         f"### {entry.alert}",
         "",
@@ -43,23 +43,6 @@ def _section(entry: Entry, rule: dict[str, object]) -> list[str]:
         "</details>",
         "",
     ]
-
-
-def _identity(rule: dict[str, object]) -> str:
-    expr = str(rule["expr"])
-    if "ocpp_connector_error" in expr:
-        names = ["station", "site", "connector", "error_code"]
-    elif "ocpp_station_connected" in expr:
-        names = ["station", "site", "controller"]
-    elif "ocpp_station_connects_total" in expr:
-        names = ["station", "site"]
-    elif "ocpp_controller_up" in expr:
-        names = ["controller", "site"]
-    elif "ocpp_ems_up" in expr:
-        names = ["ems", "site"]
-    else:
-        names = ["job", "instance"]
-    return ", ".join(f"`{n}`" for n in [*names, "severity"])
 
 
 def render(catalog: Catalog) -> str:

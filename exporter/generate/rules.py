@@ -219,7 +219,8 @@ def controller_offline(entry: Entry) -> dict[str, Any]:
     )
     return _rule(
         entry,
-        "ocpp_controller_up == 0",
+        # Push heartbeats reach one replica through the load balancer: up if any replica says so.
+        "max by (controller, site) (ocpp_controller_up) == 0",
         "Controller {{ $labels.controller }} (site {{ $labels.site }}) is offline",
         f"Stations behind this controller: {{{{ with {behind} }}}}{{{{ . | first | value }}}}"
         "{{ else }}0{{ end }}; their offline alerts are inhibited while this alert fires.",
@@ -231,7 +232,7 @@ def ems_offline(entry: Entry) -> dict[str, Any]:
     fallback = _query("ocpp_ems_fallback_active{ems=%q,site=%q} == 1", "ems", "site")
     return _rule(
         entry,
-        "ocpp_ems_up == 0",
+        "max by (ems, site) (ocpp_ems_up) == 0",
         "EMS {{ $labels.ems }} (site {{ $labels.site }}) is offline",
         f"Power limit in force: {{{{ with {limit} }}}}{{{{ . | first | value | humanize }}}}W"
         "{{ else }}unknown{{ end }}"
@@ -243,7 +244,9 @@ def ems_offline(entry: Entry) -> dict[str, Any]:
 def station_flapping(entry: Entry) -> dict[str, Any]:
     return _rule(
         entry,
-        f"increase(ocpp_station_connects_total[{FLAP_WINDOW}]) > {FLAP_RECONNECTS}",
+        # Summed over replicas: a station bouncing between replicas flaps too.
+        f"sum by (station, site) (increase(ocpp_station_connects_total[{FLAP_WINDOW}]))"
+        f" > {FLAP_RECONNECTS}",
         "Charging station {{ $labels.station }} (site {{ $labels.site }}) keeps reconnecting",
         f'Sessions opened in the last {FLAP_WINDOW}: {{{{ printf "%.0f" $value }}}}.',
     )
@@ -280,10 +283,27 @@ def upstream_down(entry: Entry) -> dict[str, Any]:
     # connection; a station that leaves by itself has no upstream series at all.
     return _rule(
         entry,
-        "ocpp_upstream_connected == 0",
+        "max by (station, site) (ocpp_upstream_connected) == 0",
         "Station {{ $labels.station }} (site {{ $labels.site }}) cannot reach its central "
         "system through the exporter",
     )
+
+
+#: What each non-error alert is about: the labels its expression keeps besides severity.
+IDENTITY = {
+    "station_offline": ("station", "site", "controller"),
+    "controller_offline": ("controller", "site"),
+    "ems_offline": ("ems", "site"),
+    "station_flapping": ("station", "site"),
+    "exporter_down": ("job", "instance"),
+    "exporter_rejecting_frames": ("job", "instance"),
+    "upstream_down": ("station", "site"),
+}
+ERROR_IDENTITY = ("station", "site", "connector", "error_code")
+
+
+def identity_labels(entry: Entry) -> tuple[str, ...]:
+    return IDENTITY.get(entry.key, ERROR_IDENTITY)
 
 
 CONNECTIVITY = {
