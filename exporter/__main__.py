@@ -44,10 +44,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
+    from .security import tls_contexts
     from .service import build_catalog
 
     config = config_module.load(args.file)
     build_catalog(config)
+    tls_contexts(config)
     stations = sum(len(site.stations) for site in config.sites)
     print(f"{args.file}: valid ({len(config.sites)} sites, {stations} stations)")
     return 0

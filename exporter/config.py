@@ -20,7 +20,9 @@ from .security_settings import OcppSecurity, WebSecurity, parse_ocpp_security, p
 
 T = TypeVar("T")
 
-STATION_ID_RE = re.compile(r"^[^/]{1,48}$")
+# Printable, no '/', 1 to 48 characters; always used with fullmatch (a `$` would let a trailing
+# newline through, and ids end up in labels and log lines).
+STATION_ID_RE = re.compile(r"[^/\x00-\x1f\x7f]{1,48}")
 SEVERITIES = ("critical", "warning", "info")
 _DURATION_RE = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
@@ -305,9 +307,17 @@ def _steps(value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _station_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ValueError(f"expected a list of station ids, got {value!r}")
+    return value
+
+
 def _station_id(value: Any) -> str:
-    if not isinstance(value, str) or not STATION_ID_RE.match(value):
-        raise ValueError(f"station ids are 1 to 48 characters without '/', got {value!r}")
+    if not isinstance(value, str) or not STATION_ID_RE.fullmatch(value):
+        raise ValueError(f"station ids are 1 to 48 printable characters without '/', got {value!r}")
     return value
 
 
@@ -380,7 +390,7 @@ def _sites(source: str, data: Any) -> tuple[Site, ...]:
         if name in seen_sites:
             raise section.fail("name", f"duplicate site name {name!r}")
         seen_sites.add(name)
-        stations = section.get("stations", lambda v: [] if v is None else list(v), [])
+        stations = section.get("stations", _station_list, [])
         for pos, station in enumerate(stations):
             try:
                 _station_id(station)
@@ -411,7 +421,7 @@ def _sites(source: str, data: Any) -> tuple[Site, ...]:
 
 def _device_id(value: Any) -> str:
     # The id is a URL path segment of the push API and a label value.
-    if not isinstance(value, str) or not STATION_ID_RE.match(value):
+    if not isinstance(value, str) or not STATION_ID_RE.fullmatch(value):
         raise ValueError(f"device ids are 1 to 48 characters without '/', got {value!r}")
     return value
 

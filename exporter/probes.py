@@ -167,6 +167,10 @@ class Prober:
             error = f"no answer within {timeout:g}s"
         except (OSError, aiohttp.ClientError, CheckFailed) as exc:
             error = str(exc) or type(exc).__name__
+        except Exception as exc:
+            # Anything else (a bad IDNA name, a parser error) is a failed check, never the end
+            # of this device's probe loop.
+            error = f"{type(exc).__name__}: {exc}"
         result = CheckResult(
             name, not error, self.clock(), time.perf_counter() - began, error=error
         )

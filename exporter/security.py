@@ -41,6 +41,26 @@ def fleet_class(config: Config) -> type[Fleet]:
     return TrackedFleet if config.state_dir else Fleet
 
 
+def tls_contexts(config: Config) -> tuple[ssl.SSLContext | None, ssl.SSLContext | None]:
+    """Both listeners' TLS contexts; loading the files here is what makes `check-config` catch
+    a missing or mismatched certificate before a rollout."""
+    sec = config.ocpp_security
+    ocpp_ssl = None
+    if sec.tls is not None and sec.profile in (2, 3):
+        # Behind a TLS-terminating proxy (profile 3 without a CA) no client certificate is asked.
+        require = sec.profile == 3 and bool(sec.tls.client_ca_file)
+        ocpp_ssl = server_context(sec.tls, require, config.source, "ocpp.security.tls")
+    web_ssl = None
+    if config.web.tls is not None:
+        web_ssl = server_context(
+            config.web.tls,
+            config.web.tls.client_auth_type == "RequireAndVerifyClientCert",
+            config.source,
+            "web.tls_server_config",
+        )
+    return ocpp_ssl, web_ssl
+
+
 def install(
     config: Config,
     fleet: Fleet,
@@ -56,23 +76,13 @@ def install(
     limits = config.limits
     if limits.max_messages_per_second > 0:
         ocpp.new_bucket = lambda: TokenBucket(limits.max_messages_per_second, limits.burst)
-    ocpp_ssl = None
-    if sec.tls is not None and sec.profile in (2, 3):
-        ocpp_ssl = server_context(sec.tls, sec.profile == 3, config.source, "ocpp.security.tls")
-    elif sec.tls is not None:
+    ocpp_ssl, web_ssl = tls_contexts(config)
+    if sec.tls is not None and sec.profile not in (2, 3):
         log.warning("ocpp.security.tls is set but profile %d does not use TLS", sec.profile)
     if sec.profile == 1:
         log.warning(
             "OCPP security profile 1 sends passwords in clear text: use it only behind a "
             "TLS-terminating proxy or on a trusted network"
-        )
-    web_ssl = None
-    if config.web.tls is not None:
-        web_ssl = server_context(
-            config.web.tls,
-            config.web.tls.client_auth_type == "RequireAndVerifyClientCert",
-            config.source,
-            "web.tls_server_config",
         )
     if config.web.basic_auth_users:
         metrics_app.middlewares.append(

@@ -64,6 +64,10 @@ def _password_hash(value: Any) -> str:
             "expected a hash written by `ocpp-exporter hash-password` (scrypt$...), "
             "never a plain password"
         )
+    n = int(value.split("$")[1])
+    if n < 2 or n & (n - 1):
+        # hashlib.scrypt would refuse it at every login (an HTTP 500), so refuse it here.
+        raise ValueError(f"the scrypt cost N must be a power of two above 1, got {n}")
     return value
 
 

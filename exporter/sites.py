@@ -126,9 +126,6 @@ class Sites:
     def __iter__(self) -> Iterator[DeviceState]:
         return iter(self.devices.values())
 
-    def of_kind(self, kind: str) -> list[DeviceState]:
-        return [state for state in self.devices.values() if state.kind == kind]
-
     def get(self, kind: str, device_id: str) -> DeviceState:
         try:
             return self.devices[kind, device_id]

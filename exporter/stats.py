@@ -33,7 +33,7 @@ class Histogram:
 
 @dataclass
 class Stats:
-    # (action, result) where result is accepted | callerror | ignored
+    # (action, result) where result is accepted | callerror | internal_error
     frames: Counter[tuple[str, str]] = field(default_factory=Counter)
     protocol_errors: Counter[str] = field(default_factory=Counter)
     schema_violations: Counter[tuple[str, str]] = field(default_factory=Counter)

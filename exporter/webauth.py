@@ -4,6 +4,7 @@ exporter-toolkit web config does: every path is protected once a user is configu
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
@@ -16,12 +17,19 @@ log = logging.getLogger("exporter.web")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+HEARTBEAT_PATH = re.compile(r"/api/v1/(controllers|ems)/[^/]+/heartbeat")
+
+
 def basic_auth_middleware(users: Mapping[str, str], stats: Stats, verifier: Verifier | None = None):
     verifier = verifier or Verifier()
     challenge = {"WWW-Authenticate": 'Basic realm="ocpp-exporter", charset="UTF-8"'}
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.method == "POST" and HEARTBEAT_PATH.fullmatch(request.path):
+            # Controllers and EMSs authenticate with their own bearer tokens (sites_api), in the
+            # same Authorization header: Basic auth would lock every device out.
+            return await handler(request)
         credentials = parse_basic(request.headers.get("Authorization", ""))
         if credentials is None:
             reason = "missing_credentials"

@@ -201,3 +201,44 @@ async def test_a_station_that_answers_pings_but_sends_no_heartbeat_goes_stale(ex
     finally:
         await ws.close()
         await http.close()
+
+
+async def test_a_lone_surrogate_in_a_label_cannot_break_the_scrape(exporter):
+    http, ws = await raw(exporter, "SURR-1")
+    try:
+        boot = '[2,"b1","BootNotification",{"chargePointVendor":"\\ud800","chargePointModel":"M"}]'
+        reply = await exchange(ws, boot)
+        assert reply[0] == 3
+        scrape = await exporter.scrape()  # asserts HTTP 200 and parses
+        ((labels, _),) = samples(scrape, "ocpp_station_info", station="SURR-1")
+        assert labels["vendor"] == "?"
+    finally:
+        await ws.close()
+        await http.close()
+
+
+async def test_deeply_nested_json_is_a_counted_bad_frame_not_a_dead_session(exporter):
+    http, ws = await raw(exporter, "DEEP-1")
+    try:
+        await ws.send_str("[" * 20000 + "]" * 20000)
+        ok = await exchange(ws, [2, "after", "Heartbeat", {}])
+        assert ok[1] == "after"
+        scrape = await exporter.scrape()
+        assert samples(scrape, "ocpp_exporter_protocol_errors_total", reason="invalid_json")
+    finally:
+        await ws.close()
+        await http.close()
+
+
+@pytest.mark.parametrize("station_id", ["a%0Ab", "a%09b", "X" * 48 + "%0A"])
+async def test_station_ids_with_control_characters_are_refused(exporter, station_id):
+    url = f"http://127.0.0.1:{exporter.ocpp_port}/ocpp/{station_id}"
+    headers = {
+        "Upgrade": "websocket",
+        "Connection": "Upgrade",
+        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+        "Sec-WebSocket-Version": "13",
+        "Sec-WebSocket-Protocol": "ocpp1.6",
+    }
+    async with aiohttp.ClientSession() as http, http.get(url, headers=headers) as r:
+        assert r.status == 400

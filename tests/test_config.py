@@ -86,7 +86,7 @@ def test_a_full_configuration_loads(tmp_path):
         (
             "inventory:\n  sites:\n    - name: a\n      stations: [a/b]\n",
             "inventory.sites[0].stations[0]",
-            "1 to 48 characters",
+            "1 to 48 printable characters",
         ),
         (
             "catalog:\n  overrides:\n    GroundFailure:\n      severity: urgent\n",
@@ -94,6 +94,11 @@ def test_a_full_configuration_loads(tmp_path):
             "expected one of",
         ),
         ("- just\n- a list\n", "(top level)", "expected a mapping"),
+        (
+            "inventory:\n  sites:\n    - name: a\n      stations: CP-001\n",
+            "inventory.sites[0].stations",
+            "expected a list of station ids",
+        ),
     ],
 )
 def test_errors_name_file_key_and_problem(tmp_path, text, key, problem):
@@ -155,3 +160,15 @@ def test_the_embedded_default_needs_no_file():
 def test_the_shipped_example_configuration_is_valid():
     result = run_cli("check-config", "examples/exporter.yml")
     assert result.returncode == 0, result.stderr
+
+
+def test_check_config_loads_the_certificates_it_names(tmp_path):
+    (tmp_path / "server.crt").write_text("not a certificate")
+    (tmp_path / "server.key").write_text("not a key")
+    text = (
+        "ocpp:\n  security:\n    profile: 2\n    tls:\n"
+        "      cert_file: server.crt\n      key_file: server.key\n"
+    )
+    result = run_cli("check-config", str(write(tmp_path, text)))
+    assert result.returncode == 1
+    assert "ocpp.security.tls" in result.stderr

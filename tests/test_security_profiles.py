@@ -219,6 +219,41 @@ async def test_metrics_listener_tls_and_basic_auth(exporter_factory, pki):
                 pass
 
 
+async def test_metrics_basic_auth_leaves_device_heartbeats_to_their_bearer_tokens(
+    exporter_factory,
+):
+    from exporter import config as config_module
+
+    parsed = config_module.parse(
+        {
+            "inventory": {
+                "sites": [{"name": "depot", "controller": {"id": "ctl-1", "token": "t0ken"}}]
+            }
+        },
+        "test.yml",
+    )
+    base = make_config()
+    web = WebSecurity(basic_auth_users={"prometheus": hash_password("scrape-me")})
+    running = await exporter_factory(
+        replace(
+            parsed,
+            ocpp_listen=base.ocpp_listen,
+            metrics_listen=base.metrics_listen,
+            ocpp=base.ocpp,
+            web=web,
+        )
+    )
+    url = f"http://127.0.0.1:{running.metrics_port}"
+    async with aiohttp.ClientSession() as http:
+        push = url + "/api/v1/controllers/ctl-1/heartbeat"
+        async with http.post(push, headers={"Authorization": "Bearer t0ken"}) as r:
+            assert r.status in (200, 204)
+        async with http.post(push, headers={"Authorization": "Bearer wrong"}) as r:
+            assert r.status == 401
+        async with http.get(url + "/metrics", headers={"Authorization": "Bearer t0ken"}) as r:
+            assert r.status == 401  # the device token opens nothing else
+
+
 async def test_password_cache_does_not_outlive_a_changed_password(exporter_factory, hashes):
     running = await exporter_factory(security_config(OcppSecurity(profile=1, passwords=hashes)))
     await booted(await connect(running, "CP-1", headers=basic("CP-1", PASSWORDS["CP-1"])))

@@ -138,10 +138,6 @@ class Board:
         self._x += w
         self._row_h = max(self._row_h, h)
 
-    def newline(self) -> None:
-        if self._x:
-            self._x, self._y, self._row_h = 0, self._y + self._row_h, 0
-
     def render(self) -> dict[str, Any]:
         return {
             "annotations": {"list": self.annotations},

@@ -90,7 +90,8 @@ class VersionHandler:
             answer = await session.call(
                 "TriggerMessage", {"requestedMessage": "StatusNotification"}
             )
-        except (CallFailed, TimeoutError):
+        except (CallFailed, TimeoutError, ConnectionError, RuntimeError):
+            # RuntimeError/ConnectionError: the socket closed while the CALL was being sent.
             self.fleet.abandon_resync(self.station_id)
             self.stats.resyncs["failed"] += 1
             return

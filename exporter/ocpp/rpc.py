@@ -75,7 +75,7 @@ def parse_frame(text: str | bytes, formation_violation: str = "FormationViolatio
     2.0.1: FormatViolation)."""
     try:
         message = json.loads(text)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise FrameError(
             "invalid_json", RpcError(formation_violation, "frame is not valid JSON"), None
         ) from None
@@ -120,7 +120,7 @@ def parse_frame(text: str | bytes, formation_violation: str = "FormationViolatio
         "bad_message_type",
         RpcError(
             _FRAMEWORK_ERRORS.get(formation_violation, ("", "ProtocolError"))[1],
-            f"unknown or malformed message type {kind!r}",
+            f"unknown or malformed message type {repr(kind)[:40]}",
         ),
         unique_id,
     )

@@ -105,20 +105,12 @@ class OcppServer:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         station_id = request.match_info["station_id"]
-        if not STATION_ID_RE.match(station_id):
+        if not STATION_ID_RE.fullmatch(station_id):
             return self._refuse(
-                "bad_station_id", 400, "station id must be 1 to 48 characters without '/'"
+                "bad_station_id", 400, "station id must be 1 to 48 printable characters without '/'"
             )
         if self._closing:
             return self._refuse("shutting_down", 503, "exporter is shutting down")
-        # Behind a TLS-terminating proxy: the client certificate's CN, from trusted peers only.
-        request[PEER_IDENTITY] = identify(
-            request, self.settings.trusted_proxies, self.settings.client_cert_header
-        )
-        if self.admission is not None:
-            refused = await self.admission.check(request, station_id)
-            if refused is not None:
-                return refused
         offered = offered_subprotocols(request)
         chosen = choose_subprotocol(offered)
         if chosen is None:
@@ -136,6 +128,16 @@ class OcppServer:
         )
         if not ws.can_prepare(request).ok:
             return self._refuse("not_websocket", 400, "expected a websocket upgrade request")
+        # Credentials last among the checks: a malformed request gets its 400 without costing a
+        # password hash.
+        # Behind a TLS-terminating proxy: the client certificate's CN, from trusted peers only.
+        request[PEER_IDENTITY] = identify(
+            request, self.settings.trusted_proxies, self.settings.client_cert_header
+        )
+        if self.admission is not None:
+            refused = await self.admission.check(request, station_id)
+            if refused is not None:
+                return refused
         upstream = None
         if self.relay is not None:
             # Relay mode: reach the station's CSMS before accepting the station, so that a
@@ -228,6 +230,9 @@ class OcppServer:
         self.sessions[station_id] = session
         if previous is not None:
             previous.close_reason = "replaced"
+            # Its re-sync must not finish (or abandon) the new session's one.
+            if getattr(previous, "resync_task", None) is not None:
+                previous.resync_task.cancel()
             self._spawn(previous.ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"replaced"))
         session.transport = request.transport
         self.stats.open_connections += 1
@@ -243,7 +248,7 @@ class OcppServer:
             if isinstance(session, RelaySession):
                 await session.run()
             else:
-                resync = asyncio.create_task(session.handler.resync(session))
+                resync = session.resync_task = asyncio.create_task(session.handler.resync(session))
                 async for msg in ws:
                     if msg.type == WSMsgType.TEXT:
                         if bucket is not None and not bucket.allow():
@@ -261,8 +266,13 @@ class OcppServer:
                         session.close_reason = "binary_frame"
                     elif msg.type == WSMsgType.ERROR:
                         session.close_reason = self._error_reason(ws)
-        except (ConnectionResetError, asyncio.CancelledError):
+        except ConnectionResetError:
             session.close_reason = "connection_lost"
+        except asyncio.CancelledError:
+            # Keep a reason already given (replaced, shutdown, ...); let cancellation go on.
+            if session.close_reason == "station_closed":
+                session.close_reason = "connection_lost"
+            raise
         finally:
             if resync is not None:
                 resync.cancel()
@@ -291,7 +301,11 @@ class OcppServer:
         period = min(1.0, self.settings.ping_timeout / 2, self.settings.ping_interval / 2)
         while True:
             await asyncio.sleep(period)
-            self.sweep()
+            try:
+                self.sweep()
+            except Exception:
+                # Liveness for the whole fleet depends on this loop: log, never die.
+                log.exception("liveness sweep failed")
 
     def sweep(self) -> None:
         """One pass over all sessions: ping the quiet ones, drop the dead ones. One task for the

@@ -65,6 +65,7 @@ class Session:
         self.ping_sent: float | None = None
         self.close_reason = "station_closed"
         self.transport: asyncio.BaseTransport | None = None
+        self.resync_task: asyncio.Task[None] | None = None
 
     # -- inbound ----------------------------------------------------------------------
 

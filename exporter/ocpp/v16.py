@@ -18,8 +18,8 @@ STATUSES = frozenset(status.value for status in ChargePointStatus)
 UNKNOWN_STATUS = "Unknown"
 
 
-#: Actions a Charge Point sends in 1.6 (incl. the security whitepaper's) that we answer.
-#: Anything else that is a 1.6 action is NotSupported; the rest NotImplemented.
+#: Every 1.6 action (both directions, incl. the security whitepaper's): one the exporter does not
+#: route (e.g. a station sending Reset) is NotSupported, a name outside 1.6 NotImplemented.
 KNOWN_ACTIONS = frozenset(
     path.name.removesuffix(".json")
     for path in Schemas("v16")._dir.iterdir()

@@ -31,9 +31,11 @@ FAULTED_SOURCE = "connectorstatus.faulted"
 #: Distinct SecurityEventNotification types counted by name; later ones count as "other", so
 #: a station cannot grow the exporter's own metrics without bound.
 MAX_SECURITY_EVENT_TYPES = 64
+#: Distinct problems (component/variable sources) held per connector; more are counted, not kept.
+MAX_PROBLEMS_PER_CONNECTOR = 32
 
-#: Actions a Charging Station sends in 2.0.1 that we answer; other 2.0.1 actions are
-#: NotSupported, anything else NotImplemented.
+#: Every 2.0.1 action (both directions): one the exporter does not route is NotSupported, a
+#: name outside 2.0.1 NotImplemented.
 KNOWN_ACTIONS = frozenset(
     path.name.removesuffix("Request.json")
     for path in Schemas("v201")._dir.iterdir()
@@ -115,7 +117,13 @@ class V201Handler(VersionHandler):
             raise RpcError(
                 "PropertyConstraintViolation", f"evse and connector ids must be 0 to {bound}"
             )
-        return connector_label(evse_id, connector_id)
+        label = connector_label(evse_id, connector_id)
+        # "evse/connector" pairs could otherwise reach (bound + 1)^2 labels per station; real
+        # stations have one or two connectors per EVSE.
+        known = self.fleet.station(self.station_id).connectors
+        if label not in known and len(known) >= 2 * (bound + 1):
+            raise RpcError("PropertyConstraintViolation", f"more than {2 * (bound + 1)} connectors")
+        return label
 
     # -- handlers ---------------------------------------------------------------------
 
@@ -179,6 +187,11 @@ class V201Handler(VersionHandler):
             self.fleet.clear_from(self.station_id, connector, source)
             return
         state = self.fleet.station(self.station_id).connector(connector, now)
+        if source not in state.sources and len(state.sources) >= MAX_PROBLEMS_PER_CONNECTOR:
+            # Each distinct component/variable is a source: bound what one station can make
+            # the exporter hold (and re-derive on every event).
+            self.stats.events_ignored["too_many_problems"] += 1
+            return
         where = v201_events.describe(event["component"], event["variable"])
         info = f"{where}={event['actualValue']}"
         if event.get("techInfo"):
