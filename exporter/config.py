@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -195,8 +196,12 @@ class Config:
     ocpp_security: OcppSecurity = field(default_factory=OcppSecurity)
     web: WebSecurity = field(default_factory=WebSecurity)
 
-    def site_of(self) -> dict[str, Site]:
-        """Station id -> its configured site."""
+    def site_of(self) -> Mapping[str, Site]:
+        """Station id -> its configured site (built once: relay mode asks on every connect)."""
+        return self._site_index
+
+    @cached_property
+    def _site_index(self) -> Mapping[str, Site]:
         return {station: site for site in self.sites for station in site.stations}
 
 
