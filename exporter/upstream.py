@@ -5,11 +5,17 @@ A station's entry exists while its leg is open (connected) or after the *upstrea
 or refused it (not connected, with the reason): that is what `ocpp_upstream_connected` shows and
 what the OcppUpstreamDown alert fires on. When the station itself leaves, the entry goes: the
 station's own offline alert covers that, and the upstream was not at fault.
+
+Refusals happen before fleet admission, so anyone can make the CSMS refuse any number of made-up
+station ids: a refusal leg is stored for a station the fleet knows (`known`), for one that
+already has a leg, or while there are fewer than `cap` legs; beyond that only the failure is
+counted. Stations the fleet forgets lose their leg too (`forget`).
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 TO_UPSTREAM = "station_to_upstream"
@@ -35,6 +41,8 @@ class UpstreamLegs:
     frames: Counter[str] = field(default_factory=Counter)
     # (direction, reason) -> frames forwarded that the exporter could not interpret
     unobserved: Counter[tuple[str, str]] = field(default_factory=Counter)
+    # Whether the fleet tracks a station (inventory or admitted): its refusals are always kept.
+    known: Callable[[str], bool] | None = None
     _tokens: int = 0
 
     def opened(self, station_id: str, now: float) -> int:
@@ -43,12 +51,20 @@ class UpstreamLegs:
         self.legs[station_id] = Leg(True, now, token=self._tokens)
         return self._tokens
 
-    def refused(self, station_id: str, reason: str, now: float) -> None:
-        """The upstream could not be reached or refused the leg at connect time."""
+    def refused(self, station_id: str, reason: str, now: float, cap: int) -> None:
+        """The upstream could not be reached or refused the leg at connect time. Unknown
+        station ids get a leg (an `ocpp_upstream_connected` series) only while fewer than
+        `cap` legs exist, so made-up ids cannot grow the series without bound."""
         self.failures[reason] += 1
         leg = self.legs.get(station_id)
         if leg is not None and leg.connected:
             # Another session of this station still has a working leg: it stays the truth.
+            return
+        if (
+            leg is None
+            and len(self.legs) >= cap
+            and not (self.known is not None and self.known(station_id))
+        ):
             return
         self.legs[station_id] = Leg(False, now, reason)
 
@@ -64,3 +80,11 @@ class UpstreamLegs:
         leg = self.legs.get(station_id)
         if leg is not None and leg.token == token:
             del self.legs[station_id]
+
+    def forget(self, station_ids: Iterable[str]) -> None:
+        """The fleet forgot these stations (`Fleet.forget`): their legs go with them."""
+        for station_id in station_ids:
+            leg = self.legs.get(station_id)
+            # Fleet.forget only drops disconnected stations; a live leg is never stale.
+            if leg is not None and not leg.connected:
+                del self.legs[station_id]

@@ -7,6 +7,7 @@ import asyncio
 import base64
 import contextlib
 import json
+import logging
 import socket
 import ssl
 import subprocess
@@ -18,18 +19,20 @@ import pytest
 import websockets
 from ocpp.v16 import call
 
-from exporter.config import Config, RelaySettings, RelayTls
+from exporter.config import Config, Limits, RelaySettings, RelayTls
+from exporter.upstream import UpstreamLegs
 from tests.conftest import eventually, samples
 from tests.conftest import test_config as base_config
 from tests.relay_csms import Csms, recording_station, stop_station
 
 
-def relay_config(upstream_url: str, **relay: Any) -> Config:
-    return replace(
+def relay_config(upstream_url: str, limits: Limits | None = None, **relay: Any) -> Config:
+    config = replace(
         base_config(),
         mode="relay",
         relay=RelaySettings(upstream_url=upstream_url, **{"connect_timeout": 5.0, **relay}),
     )
+    return replace(config, limits=limits) if limits is not None else config
 
 
 @pytest.fixture
@@ -374,3 +377,111 @@ async def test_relay_shutdown_closes_both_legs(csms):
     assert wire.close_code == 1001
     await asyncio.wait_for(leg.closed.wait(), 10)
     assert leg.connection.ws.close_code == 1001
+
+
+async def test_refusal_tells_the_station_nothing_internal(exporter_factory, csms, caplog):
+    port = closed_port()
+    relay = await exporter_factory(relay_config(f"ws://127.0.0.1:{port}/ocpp"))
+    with (
+        caplog.at_level(logging.WARNING, logger="exporter.ocpp.relay"),
+        pytest.raises(websockets.InvalidStatus) as refused,
+    ):
+        await websockets.connect(f"{relay.ocpp_url}/CP-curious", subprotocols=["ocpp1.6"])
+    body = refused.value.response.body.decode()
+    assert body.strip() == "central system: unreachable"
+    # The details (where the CSMS is, the socket error) are for the operator's log only.
+    assert str(port) not in body and "127.0.0.1" not in body
+    assert any(str(port) in r.getMessage() for r in caplog.records)
+
+    csms.refuse_status = 404
+    relay = await exporter_factory(relay_config(csms.url))
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        await websockets.connect(f"{relay.ocpp_url}/CP-curious", subprotocols=["ocpp1.6"])
+    assert refused.value.response.status_code == 404
+    body = refused.value.response.body.decode()
+    assert body.strip() == "central system: refused the connection"
+    assert str(csms.port) not in body
+
+
+async def test_refused_made_up_ids_do_not_grow_series_without_bound(exporter_factory, csms):
+    csms.refuse_status = 404
+    relay = await exporter_factory(relay_config(csms.url, limits=Limits(max_stations=2)))
+    for station_id in ["CP-x1", "CP-x2", "CP-x3", "CP-x4", "CP-x1"]:
+        with pytest.raises(websockets.InvalidStatus):
+            await websockets.connect(f"{relay.ocpp_url}/{station_id}", subprotocols=["ocpp1.6"])
+    scrape = await relay.scrape()
+    # Every refusal is counted, but only `max_stations` ids got a series (the repeated id
+    # updated its own).
+    assert value(scrape, "ocpp_exporter_upstream_failures_total", reason="handshake_rejected") == 5
+    series = samples(scrape, "ocpp_upstream_connected")
+    assert sorted(labels["station"] for labels, _ in series) == ["CP-x1", "CP-x2"]
+
+
+def test_refusal_legs_for_known_stations_are_kept_and_forgotten_with_them():
+    fleet_knows = {"CP-inventory", "CP-old"}
+    legs = UpstreamLegs(known=fleet_knows.__contains__)
+    legs.refused("CP-random", "handshake_rejected", 1.0, cap=1)
+    legs.refused("CP-random-2", "handshake_rejected", 2.0, cap=1)
+    # Over the cap: a station the fleet knows still gets its series (its alert must fire).
+    legs.refused("CP-inventory", "unreachable", 3.0, cap=1)
+    legs.refused("CP-old", "unreachable", 3.0, cap=1)
+    live = legs.opened("CP-live", 4.0)
+    assert set(legs.legs) == {"CP-random", "CP-inventory", "CP-old", "CP-live"}
+    assert legs.failures == {"handshake_rejected": 2, "unreachable": 2}
+
+    # The sweeper forgets CP-old (and CP-live would never be offered while connected).
+    legs.forget(["CP-old", "CP-live", "CP-never-seen"])
+    assert set(legs.legs) == {"CP-random", "CP-inventory", "CP-live"}
+    assert legs.legs["CP-live"].connected and legs.legs["CP-live"].token == live
+
+
+async def test_a_failing_pump_closes_both_legs_and_is_counted(exporter_factory, csms):
+    relay = await exporter_factory(relay_config(csms.url))
+    station, wire = await recording_station(relay.ocpp_url, "CP-bug")
+    session = relay.svc.ocpp.sessions["CP-bug"]
+    observe = session._observe
+
+    def broken_observe(frame, from_station):
+        if not from_station:
+            raise RuntimeError("injected observer failure")
+        observe(frame, from_station)
+
+    # Fault injection: observation of CSMS frames is normally guarded; this stands for any bug
+    # that escapes the upstream pump.
+    session._observe = broken_observe
+    try:
+        # The answer is forwarded before it is observed, so the station still gets it.
+        assert (await station.boot()).status == "Accepted"
+        with contextlib.suppress(websockets.ConnectionClosed):
+            await asyncio.wait_for(station._task, 10)
+        assert wire.close_code == 1011
+        leg = csms.leg("CP-bug")
+        await asyncio.wait_for(leg.closed.wait(), 10)
+        assert leg.connection.ws.close_code == 1001
+
+        async def counted():
+            scrape = await relay.scrape()
+            reason = "relay_internal_error"
+            assert value(scrape, "ocpp_exporter_disconnects_total", reason=reason) == 1
+            assert value(scrape, "ocpp_station_connected", station="CP-bug") == 0
+            # Not the central system's fault: no upstream-down series, no upstream failure.
+            assert not samples(scrape, "ocpp_upstream_connected", station="CP-bug")
+            assert not samples(scrape, "ocpp_exporter_upstream_failures_total")
+
+        await eventually(counted)
+    finally:
+        await stop_station(station)
+
+
+async def test_rate_limit_is_the_central_systems_business_in_relay_mode(exporter_factory, csms):
+    """docs/security.md: limits.max_messages_per_second applies in standalone mode only; in
+    relay mode the exporter answers nothing itself, so every frame goes to the CSMS."""
+    limits = Limits(max_messages_per_second=1.0, burst=2)
+    relay = await exporter_factory(relay_config(csms.url, limits=limits))
+    async with websockets.connect(f"{relay.ocpp_url}/CP-chatty", subprotocols=["ocpp1.6"]) as ws:
+        for n in range(8):
+            await ws.send(json.dumps([2, f"hb-{n}", "Heartbeat", {}]))
+        answers = [json.loads(await asyncio.wait_for(ws.recv(), 5)) for _ in range(8)]
+    assert [a[:2] for a in answers] == [[3, f"hb-{n}"] for n in range(8)]
+    scrape = await relay.scrape()
+    assert not samples(scrape, "ocpp_exporter_limit_breaches_total", limit="message_rate")

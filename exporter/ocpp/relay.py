@@ -52,13 +52,29 @@ CLOSE_TIMEOUT = 5.0
 
 
 class UpstreamRefused(Exception):
-    """The upstream leg could not be opened; `status` is the HTTP answer for the station."""
+    """The upstream leg could not be opened; `status` is the HTTP answer for the station and
+    `detail` the text it gets: generic per reason, because the station must not learn the
+    CSMS's address or the exporter's network errors (those go to the log)."""
 
-    def __init__(self, reason: str, status: int, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
+    def __init__(self, reason: str, status: int) -> None:
         self.reason = reason
         self.status = status
-        self.detail = detail
+        self.detail = PUBLIC_REASONS.get(reason, "unavailable")
+        super().__init__(f"{reason}: {self.detail}")
+
+
+#: What a refused station is told, by reason (the server prefixes "central system: ").
+PUBLIC_REASONS = {
+    "timeout": "timed out",
+    "handshake_rejected": "refused the connection",
+    # Certificates between the exporter and the CSMS are not the station's business.
+    "tls": "unreachable",
+    "unreachable": "unreachable",
+    "subprotocol_mismatch": "supports none of the offered subprotocols",
+}
+#: Internal details logged per refusal are cut to this length: an exception's text can carry
+#: whatever the peer sent.
+MAX_LOGGED_DETAIL = 300
 
 
 def basic_authorization(request: web.Request) -> str | None:
@@ -163,9 +179,16 @@ class UpstreamConnector:
         return upstream
 
     def _refused(self, station_id: str, reason: str, status: int, detail: str) -> UpstreamRefused:
-        self.legs.refused(station_id, reason, self.clock())
-        log.warning("station %s: upstream leg refused (%s): %s", station_id, reason, detail)
-        return UpstreamRefused(reason, status, detail)
+        # Made-up station ids refused by the CSMS must not add series without bound: the same
+        # bound as the fleet's own.
+        self.legs.refused(station_id, reason, self.clock(), self.config.limits.max_stations)
+        log.warning(
+            "station %s: upstream leg refused (%s): %s",
+            station_id,
+            reason,
+            detail[:MAX_LOGGED_DETAIL],
+        )
+        return UpstreamRefused(reason, status)
 
     async def close(self) -> None:
         if self._http is not None:
@@ -235,27 +258,61 @@ class RelaySession:
     # -- the two pumps --------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Relay until either leg ends; then end the other one."""
-        pump = asyncio.create_task(self._from_upstream())
+        """Relay until either leg ends; then end the other one. Both directions run as tasks
+        so that whichever ends first, by a close or by a bug, ends the whole session: a pump
+        that died alone would leave one direction silently dead while the other still flows."""
+        station = asyncio.create_task(self._from_station(), name=f"relay-{self.station_id}-up")
+        upstream = asyncio.create_task(self._from_upstream(), name=f"relay-{self.station_id}-down")
+        pumps = (station, upstream)
         try:
-            await self._from_station()
+            done, _ = await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
+            if station in done and self._upstream_ended and not upstream.done():
+                # The upstream pump is closing the station: let it finish that handshake.
+                await asyncio.wait((upstream,), timeout=CLOSE_TIMEOUT * 2)
         finally:
-            if not pump.done():
-                # The station left (or the endpoint closed it): the upstream leg goes too.
+            for pump in pumps:
                 pump.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await pump
-            if not self._upstream_ended:
+            # Every outcome is retrieved here: no pump's exception goes unnoticed.
+            outcomes = await asyncio.gather(*pumps, return_exceptions=True)
+            failure = next((o for o in outcomes if isinstance(o, Exception)), None)
+            if failure is not None:
+                await self._internal_failure(failure)
+            elif not self._upstream_ended:
                 self.legs.station_ended(self.station_id, self.leg_token)
                 # The station's own close code when it closed; 1001 when the endpoint closed it
                 # (shutdown, replaced, dead peer) or it vanished without a close frame.
                 code = self.ws.close_code
                 if self.close_reason != "station_closed" or not _sendable(code):
                     code = WSCloseCode.GOING_AWAY
-                with contextlib.suppress(ConnectionError, RuntimeError, TimeoutError):
-                    await self.upstream.close(code=code, message=b"station disconnected")
+                await self._close_upstream(code, b"station disconnected")
+
+    async def _internal_failure(self, failure: Exception) -> None:
+        """A pump raised: a bug in the exporter, not either peer's doing. Both legs close so the
+        station reconnects to a fresh session; counted as a `relay_internal_error` disconnect."""
+        self.close_reason = "relay_internal_error"
+        log.error(
+            "station %s: relay failed, closing both legs",
+            self.station_id,
+            exc_info=(type(failure), failure, failure.__traceback__),
+        )
+        if not self._upstream_ended:
+            # The upstream was not at fault: no `ocpp_upstream_connected=0` for this.
+            self.legs.station_ended(self.station_id, self.leg_token)
+            await self._close_upstream(WSCloseCode.GOING_AWAY, b"relay failure")
+        with contextlib.suppress(ConnectionError, RuntimeError, TimeoutError):
+            await self.ws.close(code=WSCloseCode.INTERNAL_ERROR, message=b"relay failure")
+
+    async def _close_upstream(self, code: int, message: bytes) -> None:
+        with contextlib.suppress(ConnectionError, RuntimeError, TimeoutError):
+            await self.upstream.close(code=code, message=message)
 
     async def _from_station(self) -> None:
+        try:
+            await self._pump_station()
+        except ConnectionResetError:
+            self.close_reason = "connection_lost"
+
+    async def _pump_station(self) -> None:
         ws = self.ws
         async for msg in ws:
             if msg.type == WSMsgType.TEXT:

@@ -77,7 +77,7 @@ class OcppServer:
         self.clock = clock
         self.sessions: dict[str, Session | RelaySession] = {}
         # Relay mode (config `mode: relay`): stations are passed through to their own CSMS.
-        self.upstream_legs = UpstreamLegs()
+        self.upstream_legs = UpstreamLegs(known=lambda sid: sid in self.fleet.stations)
         self.relay = (
             UpstreamConnector(config, self.upstream_legs, clock) if config.mode == "relay" else None
         )
@@ -331,7 +331,9 @@ class OcppServer:
         if after is None or now < self._next_forget:
             return
         self._next_forget = now + min(60.0, after / 10)
-        for station_id in self.fleet.forget(now, after):
+        forgotten = self.fleet.forget(now, after)
+        self.upstream_legs.forget(forgotten)
+        for station_id in forgotten:
             log.info("forgot station %s: not in the inventory, offline for %gs", station_id, after)
 
     async def _ping(self, session: Session | RelaySession) -> None:
