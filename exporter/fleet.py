@@ -311,3 +311,9 @@ def _derive_errors(connector: Connector) -> None:
         if current is None or error.since < current.since:
             errors[error.code] = error
     connector.errors = errors
+
+
+def rebuild_errors(connector: Connector) -> None:
+    """Sets a 2.0.1 connector's `errors` from its `sources`, e.g. after loading them from the
+    state store."""
+    _derive_errors(connector)

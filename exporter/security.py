@@ -1,6 +1,7 @@
 """Wiring of the protections into both listeners: OCPP admission (profiles, unknown stations,
-connection limit), per-station rate limits, TLS contexts, metrics-side Basic auth, and the state
-store. Called once by service.build; keeps the listeners' own modules free of policy."""
+connection limit), per-station rate limits, TLS contexts and metrics-side Basic auth. Called once
+by service.build; keeps the listeners' own modules free of policy. (The state store is wired by
+service.build through store.open_store.)"""
 
 from __future__ import annotations
 
@@ -17,7 +18,6 @@ from .ocpp.server import OcppServer
 from .passwords import Verifier
 from .ratelimit import TokenBucket
 from .stats import Stats
-from .store import StateStore, TrackedFleet
 from .tls import server_context
 from .webauth import basic_auth_middleware
 
@@ -33,12 +33,6 @@ class Security:
     ocpp_ssl: ssl.SSLContext | None
     web_ssl: ssl.SSLContext | None
     backlog: int
-    store: StateStore | None
-
-
-def fleet_class(config: Config) -> type[Fleet]:
-    """With a state directory the fleet records what changed, for the store to write."""
-    return TrackedFleet if config.state_dir else Fleet
 
 
 def tls_contexts(config: Config) -> tuple[ssl.SSLContext | None, ssl.SSLContext | None]:
@@ -88,11 +82,4 @@ def install(
         metrics_app.middlewares.append(
             basic_auth_middleware(config.web.basic_auth_users, stats, verifier)
         )
-    store = None
-    if config.state_dir:
-        assert isinstance(fleet, TrackedFleet)
-        store = StateStore(config.state_dir, fleet, stats)
-        store.open()
-        store.restore()
-        store.attach(ocpp_app)
-    return Security(ocpp_ssl, web_ssl, min(limits.max_connections, MAX_BACKLOG), store)
+    return Security(ocpp_ssl, web_ssl, min(limits.max_connections, MAX_BACKLOG))

@@ -23,13 +23,14 @@ from .notifications import fleet_notifications
 from .ocpp.server import OcppServer
 from .probes import Prober
 from .relay_metrics import RelayCollector
-from .security import Security, fleet_class
+from .security import Security
 from .security import install as install_security
 from .sites import Sites
 from .sites_api import SitesApi
 from .sites_metrics import SitesCollector
 from .sites_notifications import site_notifications
 from .stats import Stats
+from .store import StateStore, fleet_class, open_store
 from .web import MetricsSide
 
 log = logging.getLogger("exporter")
@@ -53,6 +54,7 @@ class Service:
     sites: Sites | None = None
     prober: Prober | None = None
     security: Security | None = None
+    store: StateStore | None = None
 
 
 def build(config: Config) -> Service:
@@ -95,6 +97,7 @@ def build(config: Config) -> Service:
     metrics_side.add_routes(metrics_app)
     SitesApi(sites).add_routes(metrics_app)
     security = install_security(config, fleet, stats, ocpp, ocpp_app, metrics_app)
+    store = open_store(config, fleet, stats, ocpp_app)
     return Service(
         config,
         catalog,
@@ -107,6 +110,7 @@ def build(config: Config) -> Service:
         sites=sites,
         prober=Prober(sites),
         security=security,
+        store=store,
     )
 
 

@@ -21,9 +21,16 @@ import websockets
 from prometheus_client.parser import text_string_to_metric_families
 
 from exporter import service
-from exporter.fleet import ActiveError, Placement, StationInfo
+from exporter.fleet import ActiveError, Fleet, Placement, StationInfo
 from exporter.stats import Stats
-from exporter.store import FILENAME, StateStore, TrackedFleet
+from exporter.store import (
+    FILENAME,
+    READ_ONLY,
+    StateStore,
+    TrackedFleet,
+    encode,
+    station_mutators,
+)
 from tests.conftest import eventually, samples
 from tests.conftest import test_config as make_config
 from tests.ocpp_station import connect_station
@@ -110,7 +117,239 @@ async def test_in_process_restart(exporter_factory, tmp_path):
     restored = fresh.fleet.stations["CP-1"]
     assert restored.connectors["2"].errors["OverCurrentFailure"].since == since
     assert not restored.connected
-    fresh.security.store.close()
+    fresh.store.close()
+
+
+def reopen(tmp_path, fleet: TrackedFleet) -> StateStore:
+    store = StateStore(tmp_path, fleet, Stats())
+    store.open()
+    store.restore()
+    return store
+
+
+def stored_ids(state_dir: Path) -> set[str]:
+    db = sqlite3.connect(f"file:{state_dir / FILENAME}?mode=ro", uri=True)
+    try:
+        return {row[0] for row in db.execute("SELECT id FROM stations")}
+    finally:
+        db.close()
+
+
+async def test_v201_sources_survive_a_restart_and_clear_independently(tmp_path):
+    fleet = TrackedFleet({"CP-1": Placement("depot", "")})
+    store = reopen(tmp_path, fleet)
+    fleet.connect("CP-1", 10.0)
+    fleet.raise_from("CP-1", "1", "Cable.Temp", ActiveError("HighTemperature", 11.0, ""), 11.0)
+    fleet.raise_from("CP-1", "1", "Board.Temp", ActiveError("HighTemperature", 12.0, ""), 12.0)
+    fleet.raise_from("CP-1", "2", "Ground.Fault", ActiveError("GroundFailure", 13.0, ""), 13.0)
+    await store.flush()
+    store.close()
+
+    restored = TrackedFleet({"CP-1": Placement("depot", "")})
+    again = reopen(tmp_path, restored)
+    c1 = restored.stations["CP-1"].connectors["1"]
+    assert set(c1.sources) == {"Cable.Temp", "Board.Temp"}
+    assert c1.errors["HighTemperature"].since == 11.0
+    # a clear after the restart finds the source that raised it ...
+    assert restored.clear_from("CP-1", "2", "Ground.Fault") is not None
+    assert not restored.stations["CP-1"].connectors["2"].errors
+    # ... two sources behind one code still clear independently ...
+    restored.clear_from("CP-1", "1", "Cable.Temp")
+    assert c1.errors["HighTemperature"].since == 12.0
+    # ... and a new source raised on the connector keeps what was restored
+    restored.raise_from("CP-1", "1", "Door.Open", ActiveError("OtherError", 20.0, ""), 20.0)
+    assert set(c1.errors) == {"HighTemperature", "OtherError"}
+    await again.flush()
+    again.close()
+
+    third = TrackedFleet({"CP-1": Placement("depot", "")})
+    reopen(tmp_path, third).close()
+    assert set(third.stations["CP-1"].connectors["1"].sources) == {"Board.Temp", "Door.Open"}
+    assert not third.stations["CP-1"].connectors["2"].errors
+
+
+async def test_rows_written_without_sources_restore_their_errors(tmp_path):
+    fleet = TrackedFleet({"CP-1": Placement("depot", "")})
+    store = reopen(tmp_path, fleet)
+    fleet.raise_from("CP-1", "1", "Cable.Temp", ActiveError("HighTemperature", 11.0, ""), 11.0)
+    await store.flush()
+    store.close()
+    # rewrite the row the way the store wrote it before sources were stored
+    db = sqlite3.connect(tmp_path / FILENAME)
+    state = json.loads(db.execute("SELECT state FROM stations").fetchone()[0])
+    for connector in state["connectors"].values():
+        del connector["sources"]
+    db.execute("UPDATE stations SET state = ?", (json.dumps(state),))
+    db.commit()
+    db.close()
+
+    restored = TrackedFleet({"CP-1": Placement("depot", "")})
+    reopen(tmp_path, restored).close()
+    connector = restored.stations["CP-1"].connectors["1"]
+    assert connector.errors["HighTemperature"].since == 11.0 and not connector.sources
+
+
+async def test_forgotten_stations_are_deleted_and_not_restored(tmp_path):
+    fleet = TrackedFleet({"CP-1": Placement("depot", "")}, max_stations=3)
+    store = reopen(tmp_path, fleet)
+    for sid in ("CP-A", "CP-B"):
+        fleet.disconnect(sid, fleet.connect(sid, 1.0), 2.0)
+    fleet.disconnect("CP-1", fleet.connect("CP-1", 1.0), 2.0)
+    await store.flush()
+    assert stored_ids(tmp_path) == {"CP-1", "CP-A", "CP-B"}
+    assert fleet.forget(now=100.0, after=50.0) == ["CP-A", "CP-B"]
+    fleet.connect("CP-B", 101.0)  # came back before the flush: rewritten, not deleted
+    fleet.seen("CP-1", 102.0)
+    assert await store.flush() == 3
+    assert stored_ids(tmp_path) == {"CP-1", "CP-B"}
+    store.close()
+
+    restored = TrackedFleet({"CP-1": Placement("depot", "")}, max_stations=3)
+    again = reopen(tmp_path, restored)
+    assert set(restored.stations) == {"CP-1", "CP-B"}
+    restored.connect("CP-C", 200.0)  # the forgotten station no longer takes a slot
+    again.close()
+
+
+def test_every_public_fleet_method_is_tracked_or_read_only():
+    wrapped = set(station_mutators())
+    assert {
+        "clear_from",
+        "raise_from",
+        "finish_source_resync",
+        "finish_resync",
+        "abandon_resync",
+        "report_status",
+        "report_connector_status",
+        "firmware_status",
+        "registration",
+        "boot",
+        "disconnect",
+        "connect",
+        "seen",
+        "station",
+    } <= wrapped
+    for name in dir(Fleet):
+        if name.startswith("_") or not callable(getattr(Fleet, name)):
+            continue
+        assert (
+            name in READ_ONLY
+            or name in wrapped
+            or getattr(TrackedFleet, name) is not getattr(Fleet, name)
+        ), name
+
+
+async def test_every_mutator_marks_its_station_and_reaches_the_store(tmp_path):
+    fleet = TrackedFleet({"CP-1": Placement("depot", "")})
+    store = reopen(tmp_path, fleet)
+    error = ActiveError("GroundFailure", 5.0, "Faulted")
+    token = 0
+
+    def connect():
+        nonlocal token
+        token = fleet.connect("CP-1", 1.0)
+
+    steps = {
+        "connect": connect,
+        "boot": lambda: fleet.boot("CP-1", StationInfo(vendor="ACME"), 2.0),
+        "registration": lambda: fleet.registration("CP-1", "Accepted", 3.0),
+        "firmware_status": lambda: fleet.firmware_status("CP-1", "Installing", 4.0),
+        "report_status": lambda: fleet.report_status("CP-1", "1", "Faulted", error, 5.0),
+        "report_connector_status": lambda: fleet.report_connector_status(
+            "CP-1", "2", "Occupied", 6.0
+        ),
+        "raise_from": lambda: fleet.raise_from(
+            "CP-1", "2", "Door", ActiveError("OtherError", 7.0, ""), 7.0
+        ),
+        "clear_from": lambda: fleet.clear_from("CP-1", "2", "Door"),
+        "start_resync": lambda: fleet.start_resync("CP-1", 100.0),
+        "finish_resync": lambda: fleet.finish_resync("CP-1"),
+        "abandon_resync": lambda: fleet.abandon_resync("CP-1"),
+        "finish_source_resync": lambda: fleet.finish_source_resync("CP-1", "Faulted"),
+        "seen": lambda: fleet.seen("CP-1", 9.0),
+        "disconnect": lambda: fleet.disconnect("CP-1", token, 10.0),
+        "station": lambda: fleet.station("CP-1"),
+    }
+    assert set(steps) == set(station_mutators())
+    for name, step in steps.items():
+        await store.flush()
+        assert not fleet.dirty
+        step()
+        assert fleet.dirty == {"CP-1"}, name
+        # last_seen alone waits for the next periodic flush; everything else is written soon
+        assert fleet.changed.is_set() == (name != "seen"), name
+        assert await store.flush() == 1, name
+        db = sqlite3.connect(tmp_path / FILENAME)
+        stored = db.execute("SELECT state FROM stations WHERE id = 'CP-1'").fetchone()[0]
+        db.close()
+        assert stored == encode(fleet.stations["CP-1"]), name
+    store.close()
+
+
+async def test_unreadable_store_moves_aside_with_its_wal_and_shm(tmp_path):
+    path = tmp_path / FILENAME
+    path.write_bytes(b"this is not a database" * 100)
+    Path(f"{path}-wal").write_bytes(b"stale wal" * 100)
+    Path(f"{path}-shm").write_bytes(b"stale shm" * 100)
+    fleet = TrackedFleet({})
+    store = reopen(tmp_path, fleet)
+    [aside] = tmp_path.glob(f"{FILENAME}.unreadable-*[0-9]")
+    assert Path(f"{aside}-wal").read_bytes() == b"stale wal" * 100
+    assert Path(f"{aside}-shm").exists()  # an index SQLite rebuilds: moved, content irrelevant
+    assert not Path(f"{tmp_path / FILENAME}-wal").read_bytes().startswith(b"stale")
+    fleet.connect("CP-X", 1.0)
+    assert await store.flush() == 1
+    store.close()
+    assert stored_ids(tmp_path) == {"CP-X"}
+
+
+async def test_flush_loop_survives_unexpected_errors(tmp_path, monkeypatch):
+    fleet = TrackedFleet({})
+    stats = Stats()
+    store = StateStore(tmp_path, fleet, stats, min_interval=0.01, max_interval=0.05)
+    store.open()
+    real_write = store._write
+    failures = iter([RuntimeError("disk said no"), MemoryError("sort of")])
+
+    def flaky_write(*args):
+        failure = next(failures, None)
+        if failure is not None:
+            raise failure
+        return real_write(*args)
+
+    monkeypatch.setattr(store, "_write", flaky_write)
+    real_flush = store.flush
+    broken_once = [False]
+
+    async def flush_raising_once():
+        if not broken_once[0]:
+            broken_once[0] = True
+            raise KeyError("a bug outside the write")
+        return await real_flush()
+
+    monkeypatch.setattr(store, "flush", flush_raising_once)
+    task = asyncio.create_task(store._flush_forever())
+    try:
+        fleet.connect("CP-1", 1.0)
+
+        async def written():
+            assert stored_ids(tmp_path) == {"CP-1"}
+
+        await eventually(written, timeout=20)
+        # the station stayed dirty through the failed writes and was written once they stopped
+        assert stats.store_flushes["error"] == 3 and stats.store_flushes["ok"] >= 1
+        fleet.connect("CP-2", 2.0)
+
+        async def written_again():
+            assert stored_ids(tmp_path) == {"CP-1", "CP-2"}
+
+        await eventually(written_again, timeout=20)
+        assert not task.done()
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        store.close()
 
 
 # -- the real exporter as a subprocess ------------------------------------------------------
