@@ -19,9 +19,6 @@ from aiohttp import web
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-# Where the handler leaves the identity for whoever decides on it (request[PEER_IDENTITY]).
-PEER_IDENTITY = "ocpp_peer_identity"
-
 
 @dataclass(frozen=True)
 class PeerIdentity:
@@ -32,6 +29,10 @@ class PeerIdentity:
     station_address: str = ""
     # Subject CN of the client certificate the trusted proxy verified; None without one.
     client_cert_cn: str | None = None
+
+
+# Where the handler leaves the identity for whoever decides on it (request[PEER_IDENTITY]).
+PEER_IDENTITY: web.RequestKey[PeerIdentity] = web.RequestKey("ocpp_peer_identity", PeerIdentity)
 
 
 def parse_networks(values: object) -> tuple[IPNetwork, ...]:
