@@ -134,10 +134,13 @@ class Fleet:
             )
         return station
 
-    def connect(self, station_id: str, now: float) -> int:
+    def connect(self, station_id: str, now: float, ocpp_version: str = "") -> int:
         """A session opened; returns its token. A newer session replaces an older one in place,
-        so the station never shows disconnected in between."""
+        so the station never shows disconnected in between. The negotiated version is known
+        before any BootNotification (a station that reconnects need not send one)."""
         station = self.station(station_id)
+        if ocpp_version:
+            station.info.ocpp_version = ocpp_version
         self._sessions += 1
         station.session = self._sessions
         station.connected = True

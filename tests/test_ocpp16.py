@@ -331,3 +331,13 @@ async def test_without_authentication_an_inventory_does_not_lock_out_other_stati
         assert samples(scrape, "ocpp_station_connected", station="CP-IN")[0][1] == 0
     finally:
         await station.close()
+
+
+async def test_the_negotiated_version_is_known_before_any_boot_notification(exporter):
+    station = await exporter.station("CP-NOBOOT")
+    try:
+        await station.status(1, "Available", "NoError")
+        ((labels, _),) = samples(await exporter.scrape(), "ocpp_station_info", station="CP-NOBOOT")
+        assert labels["ocpp_version"] == "1.6"
+    finally:
+        await station.close()

@@ -22,6 +22,7 @@ from ..stats import Stats
 from ..upstream import UpstreamLegs
 from . import v16, v201
 from .auth import Admission
+from .handler import VersionHandler
 from .limits import refuse_over_rate
 from .relay import (
     RelaySession,
@@ -30,7 +31,7 @@ from .relay import (
     basic_authorization,
     raw_station_segment,
 )
-from .session import Handler, Session
+from .session import Session
 
 log = logging.getLogger("exporter.ocpp")
 
@@ -39,7 +40,7 @@ log = logging.getLogger("exporter.ocpp")
 class Protocol:
     """What a negotiated subprotocol selects for the connection."""
 
-    handler: Callable[..., Handler]
+    handler: type[VersionHandler]
     known_actions: frozenset[str]
     formation_violation: str
 
@@ -159,9 +160,12 @@ class OcppServer:
                 max_msg_size=self.settings.max_frame_bytes,
                 timeout=self.settings.ping_timeout,
             )
+        # In relay mode the CSMS picked the subprotocol; observe in the version it chose.
+        negotiated = upstream.protocol if upstream is not None else chosen
+        protocol = PROTOCOLS.get(negotiated or "", PROTOCOLS[chosen])
         try:
             await ws.prepare(request)
-            token = self.fleet.connect(station_id, self.clock())
+            token = self.fleet.connect(station_id, self.clock(), protocol.handler.version)
         except FleetFull as exc:
             self.stats.connections_rejected["too_many_stations"] += 1
             await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"too many stations")
@@ -173,9 +177,6 @@ class OcppServer:
             if upstream is not None:
                 await upstream.close(code=WSCloseCode.GOING_AWAY)
             raise
-        # In relay mode the CSMS picked the subprotocol; observe in the version it chose.
-        negotiated = upstream.protocol if upstream is not None else chosen
-        protocol = PROTOCOLS.get(negotiated or "", PROTOCOLS[chosen])
         handler = protocol.handler(
             station_id,
             self.fleet,
