@@ -374,8 +374,12 @@ def owner_errors(sel: str) -> str:
 
 
 def owner_status(sel: str) -> str:
-    """Each connector's current status from the station's owner replica."""
-    return from_owner(f"ocpp_connector_status{sel}", "station, site, connector, status", sel)
+    """Each connector's current status from the station's owner replica, one per connector as the
+    "one" side of a join needs: for the few seconds a station's session is open on two replicas
+    (the old one has not seen the close yet, or their scrapes straddle the move) both own it,
+    and `topk` picks one status rather than failing the query."""
+    owned = from_owner(f"ocpp_connector_status{sel}", "station, site, connector, status", sel)
+    return f"topk by (station, site, connector) (1,\n{owned}\n)"
 
 
 STATION_INFO_LABELS = "station, site, vendor, model, firmware_version, serial_number, ocpp_version"
@@ -418,8 +422,13 @@ def charge_point_table_expr(sel: str) -> str:
     with the error code and its severity when an error is active, whatever the status, else 0."""
     errors = owner_errors(sel)
     status = owner_status(sel)
-    info = from_owner(
-        f"ocpp_station_info{sel}", "station, site, vendor, model, firmware_version", sel
+    # one identity per station, as for owner_status
+    info = (
+        "topk by (station, site) (1,\n"
+        + from_owner(
+            f"ocpp_station_info{sel}", "station, site, vendor, model, firmware_version", sel
+        )
+        + "\n)"
     )
     return (
         "(\n"
