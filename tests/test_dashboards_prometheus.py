@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from exporter import catalog as catalog_module
-from exporter.config import Site
+from exporter.config import Site, parse
 from tests.conftest import eventually
 from tests.conftest import test_config as loopback_config
 from tests.grafana_dashboards import Query, load, panel, queries, render_format, substitute
@@ -64,14 +64,14 @@ class Prometheus:
 
 
 @contextlib.asynccontextmanager
-async def prometheus(tmp_path: Path, target: str) -> AsyncIterator[Prometheus]:
+async def prometheus(tmp_path: Path, *targets: str) -> AsyncIterator[Prometheus]:
     config = tmp_path / "prometheus.yml"
     config.write_text(
         yaml.safe_dump(
             {
                 "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
                 "scrape_configs": [
-                    {"job_name": "ocpp-exporter", "static_configs": [{"targets": [target]}]}
+                    {"job_name": "ocpp-exporter", "static_configs": [{"targets": list(targets)}]}
                 ],
             }
         )
@@ -315,3 +315,231 @@ async def _check_data(prom: Prometheus, start: float, cleared_at: float) -> None
     stations = _query("ocpp-location", "variable", "station")
     found = await prom.query(substitute(stations.expr, {"site": "depot-north"}))
     assert {r["metric"]["station"] for r in found} == {"CP-1", "CP-2", "CP-3", "CP-9"}
+
+
+# --- several replicas -------------------------------------------------------------------------
+
+#: Same inventory on both replicas (docs/scaling.md); push-only devices, down on a replica that
+#: has not heard from them for DEVICE_STALE seconds (counted from its start).
+DEVICE_STALE = 3
+REPLICA_SITES = [
+    {
+        "name": "depot-west",
+        "stations": ["CP-MOVE", "CP-B", "CP-NEVER"],
+        "token": "site-secret",
+        "controller": {"id": "ctl-west", "stale_after": DEVICE_STALE},
+        "ems": {"id": "ems-west", "stale_after": DEVICE_STALE, "fallback_limit_w": 4000},
+    }
+]
+
+
+async def _post(running: Any, path: str, **kwargs: Any) -> None:
+    headers = {"Authorization": "Bearer site-secret"}
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(running.http_url + path, headers=headers, **kwargs) as r,
+    ):
+        assert r.status == 200, await r.text()
+
+
+async def _heartbeats_to(running: Any) -> None:
+    """The load balancer sends the devices' pushes to one replica only."""
+    while True:
+        await _post(running, "/api/v1/controllers/ctl-west/heartbeat")
+        await _post(running, "/api/v1/ems/ems-west/heartbeat", json={"power_limit_w": 7000})
+        await asyncio.sleep(0.5)
+
+
+async def test_dashboards_count_each_station_and_error_once_across_replicas(
+    exporter_factory, tmp_path
+):
+    """Two replicas scraped as two targets: CP-MOVE reported GroundFailure on A, then moved to B
+    where it reports a different error; CP-B has an error on B; CP-NEVER never connected (both
+    replicas export it offline); the controller's and EMS's push heartbeats reached only A."""
+    cfg = replace(
+        loopback_config(), sites=parse({"inventory": {"sites": REPLICA_SITES}}, "<t>").sites
+    )
+    a, b = await exporter_factory(cfg), await exporter_factory(cfg)
+    inst_a, inst_b = (f"127.0.0.1:{r.metrics_port}" for r in (a, b))
+    async with prometheus(tmp_path, inst_a, inst_b) as prom:
+        start = time.time()
+        beats = asyncio.create_task(_heartbeats_to(a))
+        moving = await a.station("CP-MOVE")
+        await moving.boot(firmware_version="1.0", charge_point_serial_number="SN-1")
+        await moving.status(1, "Faulted", "GroundFailure")
+
+        async def stale_error_scraped() -> None:
+            assert await prom.query(
+                f'ocpp_connector_error{{instance="{inst_a}", error_code="GroundFailure"}}'
+            )
+
+        await eventually(stale_error_scraped, timeout=30, interval=0.3)
+        await asyncio.sleep(1.5)  # a few scrapes with the error on A
+        await moving.close()
+        moved = await b.station("CP-MOVE")
+        second = await b.station("CP-B")
+        try:
+            await moved.boot(firmware_version="2.0", charge_point_serial_number="SN-1")
+            await moved.status(1, "Available")
+            await moved.status(
+                2,
+                "SuspendedEVSE",
+                "OverCurrentFailure",
+                vendor_id="ACME",
+                vendor_error_code="OC-32A",
+                info="34 A on L1",
+            )
+            await second.boot(firmware_version="3.0", charge_point_serial_number="SN-2")
+            await second.status(1, "Faulted", "EVCommunicationError")
+
+            async def moved_scraped() -> None:
+                connected = {
+                    r["metric"]["instance"]: r["value"][1]
+                    for r in await prom.query('ocpp_station_connected{station="CP-MOVE"}')
+                }
+                assert connected == {inst_a: "0", inst_b: "1"}
+                assert await prom.query('ocpp_connector_error{error_code="EVCommunicationError"}')
+                assert await prom.query('ocpp_connector_error{error_code="OverCurrentFailure"}')
+
+            await eventually(moved_scraped, timeout=30, interval=0.3)
+            moved_at = time.time()
+            # A still exports its last-known view: what the dashboards must see past
+            assert await prom.query(f'ocpp_connector_error{{instance="{inst_a}"}}')
+
+            async def b_never_heard_the_devices() -> None:
+                assert await prom.query(f'ocpp_controller_up{{instance="{inst_b}"}} == 0')
+                assert await prom.query(f'ocpp_ems_fallback_active{{instance="{inst_b}"}} == 1')
+                assert await prom.query(f'ocpp_ems_up{{instance="{inst_a}"}} == 1')
+
+            await eventually(b_never_heard_the_devices, timeout=30, interval=0.3)
+            never = await prom.query('ocpp_station_connected{station="CP-NEVER"} == 0')
+            assert {r["metric"]["instance"] for r in never} == {inst_a, inst_b}
+
+            await _run_everything(prom, inst_a, start)
+            await _check_replicas(prom, start, moved_at)
+        finally:
+            beats.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beats
+            for s in (moved, second):
+                await s.close()
+
+
+async def _values(prom: Prometheus, dashboard: str, title: str, **sel: str) -> list[Any]:
+    values = {"site": ".*", "station": ".*", "__range": "1m", "__rate_interval": "15s", **sel}
+    # the instant query of the panel (the fleet shows errors by code as a bar and a graph)
+    [q] = [
+        q
+        for q in queries(dashboard, DASHBOARDS[dashboard])
+        if (q.kind, q.title) == ("target", title) and q.instant
+    ]
+    return await prom.query(substitute(q.expr, values))
+
+
+async def _check_replicas(prom: Prometheus, start: float, moved_at: float) -> None:
+    fleet = "ocpp-fleet-overview"
+    # each active error once, the moved station's current one from B, not A's stale one
+    table = await _values(prom, fleet, "Error notifications")
+    rows = _rows(table)
+    assert len(table) == len(rows)
+    assert set(rows) == {
+        ("CP-MOVE", "2", "OverCurrentFailure"),
+        ("CP-B", "1", "EVCommunicationError"),
+    }
+    assert rows["CP-MOVE", "2", "OverCurrentFailure"]["metric"]["status"] == "SuspendedEVSE"
+    assert all("instance" not in r["metric"] for r in table)
+
+    [online] = await _values(prom, fleet, "Stations online")
+    [offline] = await _values(prom, fleet, "Stations offline")
+    assert (float(online["value"][1]), float(offline["value"][1])) == (2, 1)
+    offline_rows = await _values(prom, fleet, "Offline stations")
+    assert [(r["metric"]["station"], float(r["value"][1])) for r in offline_rows] == [
+        ("CP-NEVER", 0)
+    ]
+    by_severity = await _values(prom, fleet, "Active errors by severity")
+    assert sum(float(r["value"][1]) for r in by_severity) == 2
+    by_code = await _values(prom, fleet, "Active errors by code")
+    assert {r["metric"]["error_code"]: float(r["value"][1]) for r in by_code} == {
+        "OverCurrentFailure": 1,
+        "EVCommunicationError": 1,
+    }
+
+    # a heartbeat reached A only: up on some replica is up
+    [controllers] = await _values(prom, fleet, "Controllers offline")
+    [fallback] = await _values(prom, fleet, "EMS on fallback")
+    assert (float(controllers["value"][1]), float(fallback["value"][1])) == (0, 0)
+    assert await _values(prom, fleet, "Offline controllers") == []
+    assert await _values(prom, fleet, "Offline energy management systems") == []
+    ems = _query("ocpp-location", "target", "EMS power limit")
+    [limit] = await prom.query(substitute(ems.expr, {"site": "depot-west"}))
+    assert float(limit["value"][1]) == 7000
+    site = {"site": "depot-west", "station": ".*"}
+    table = [
+        q
+        for q in queries("ocpp-location", DASHBOARDS["ocpp-location"])
+        if q.title in {"Energy management system", "Site controller"}
+    ]
+    assert len(table) == 4
+    states = [[r["value"][1] for r in await prom.query(substitute(q.expr, site))] for q in table]
+    assert states == [["1"], ["1"], ["0"], ["7000"]]  # controller up; EMS up, live limit
+
+    # the stale error ends when Prometheus saw the move; annotations carry each period once
+    annotation = _query(fleet, "annotation", "OCPP errors")
+    all_sel = {"site": ".*", "station": ".*"}
+
+    async def stale_period_ended() -> None:
+        series = await prom.query_range(substitute(annotation.expr, all_sel), start)
+        history = _rows(series)
+        assert len(series) == len(history)
+        assert set(history) == {
+            ("CP-MOVE", "1", "GroundFailure"),
+            ("CP-MOVE", "2", "OverCurrentFailure"),
+            ("CP-B", "1", "EVCommunicationError"),
+        }
+        stale = history["CP-MOVE", "1", "GroundFailure"]["values"]
+        current = history["CP-B", "1", "EVCommunicationError"]["values"]
+        assert float(stale[-1][0]) <= moved_at < float(current[-1][0])
+
+    await eventually(stale_period_ended, timeout=10, interval=0.3)
+
+    # location: statuses, markers and identity from the owner replica
+    details = await _values(prom, "ocpp-location", "Charge point details", site="depot-west")
+    marked = {key: float(r["value"][1]) for key, r in _rows(details).items()}
+    assert len(details) == len(marked)
+    assert marked == {
+        ("CP-MOVE", "1", ""): 0,
+        ("CP-MOVE", "2", "OverCurrentFailure"): 1,
+        ("CP-B", "1", "EVCommunicationError"): 1,
+    }
+    assert {r["metric"]["station"]: r["metric"]["firmware_version"] for r in details} == {
+        "CP-MOVE": "2.0",
+        "CP-B": "3.0",
+    }
+    session, last_frame = [
+        await prom.query(substitute(q.expr, site))
+        for q in queries("ocpp-location", DASHBOARDS["ocpp-location"])
+        if q.title == "Stations"
+    ]
+    assert sorted((r["metric"]["station"], r["value"][1]) for r in session) == [
+        ("CP-B", "1"),
+        ("CP-MOVE", "1"),
+        ("CP-NEVER", "0"),
+    ]
+    assert sorted(r["metric"]["station"] for r in last_frame) == ["CP-B", "CP-MOVE"]
+
+    # station: one session, the identity B heard, B's statuses (A's Faulted must not win)
+    sel = {"station": "CP-MOVE"}
+    [session] = await _values(prom, "ocpp-station", "Session", **sel)
+    assert float(session["value"][1]) == 1
+    [info] = await _values(prom, "ocpp-station", "Station info", **sel)
+    assert info["metric"]["firmware_version"] == "2.0"
+    [error_info] = await _values(prom, "ocpp-station", "Error details from the station", **sel)
+    assert error_info["metric"]["error_code"] == "OverCurrentFailure"
+    assert error_info["metric"]["vendor_error_code"] == "OC-32A"
+    timeline = _query("ocpp-station", "target", "Connector status")
+    series = await prom.query_range(substitute(timeline.expr, sel), start)
+    last = {r["metric"]["connector"]: float(r["values"][-1][1]) for r in series}
+    codes = panel(DASHBOARDS["ocpp-station"], "Connector status")["fieldConfig"]["defaults"]
+    texts = codes["mappings"][0]["options"]
+    assert texts[str(int(last["1"]))]["text"] == "Available"
+    assert texts[str(int(last["2"]))]["text"] == "SuspendedEVSE"

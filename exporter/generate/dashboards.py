@@ -15,6 +15,8 @@ from typing import Any
 import yaml
 
 from ..catalog import SEVERITY_ORDER, Catalog
+from . import promql
+from .promql import from_owner
 
 #: uid of the Prometheus datasource in grafana/provisioning/datasources; dashboards refer to it
 #: only through the `datasource` variable, so they also work with any other Prometheus.
@@ -365,58 +367,104 @@ def _sel(site: bool = True, station: bool = True, extra: str = "") -> str:
 # --- expressions shared by several dashboards ---------------------------------------------
 
 
+def owner_errors(sel: str) -> str:
+    """Active errors, each once, as the station's owner replica sees them (promql.py): a
+    replica's last-known errors for a station that moved away are neither shown nor counted."""
+    return from_owner(f"ocpp_connector_error{sel}", promql.ERROR_LABELS, sel)
+
+
+def owner_status(sel: str) -> str:
+    """Each connector's current status from the station's owner replica, one per connector as the
+    "one" side of a join needs: for the few seconds a station's session is open on two replicas
+    (the old one has not seen the close yet, or their scrapes straddle the move) both own it,
+    and `topk` picks one status rather than failing the query."""
+    owned = from_owner(f"ocpp_connector_status{sel}", "station, site, connector, status", sel)
+    return f"topk by (station, site, connector) (1,\n{owned}\n)"
+
+
+STATION_INFO_LABELS = "station, site, vendor, model, firmware_version, serial_number, ocpp_version"
+
+
+def owner_station_info(sel: str) -> str:
+    """Identity from the owner replica's last BootNotification; a station no replica heard from
+    has no owner, and keeps its (empty) identity row, once."""
+    return (
+        f"{from_owner(f'ocpp_station_info{sel}', STATION_INFO_LABELS, sel)}\n"
+        f"or on(station, site) max by ({STATION_INFO_LABELS}) (ocpp_station_info{sel})"
+    )
+
+
 def errors_with_text(sel: str) -> str:
     """Active errors with the catalog's severity, title and resolution steps as labels."""
     return (
-        f"ocpp_connector_error{sel}\n"
+        f"{owner_errors(sel)}\n"
         "* on(error_code) group_left(severity, title, description, resolution)\n"
-        "ocpp_error_code_info"
+        f"{promql.error_code_info()}"
     )
 
 
 def notification_table_expr(sel: str) -> str:
     """One row per active error: value = since (ms), labels = current connector status and the
     catalog text. Joined in PromQL so a missing catalog entry cannot silently drop the text."""
+    since = from_owner(
+        f"ocpp_connector_error_since_timestamp_seconds{sel}", promql.ERROR_LABELS, sel
+    )
     return (
-        f"1000 * ocpp_connector_error_since_timestamp_seconds{sel}\n"
-        f"* on(station, site, connector) group_left(status) ocpp_connector_status{sel}\n"
+        f"1000 * {since}\n"
+        f"* on(station, site, connector) group_left(status) {owner_status(sel)}\n"
         "* on(error_code) group_left(severity, title, description, resolution, runbook_url)\n"
-        "ocpp_error_code_info"
+        f"{promql.error_code_info()}"
     )
 
 
 def charge_point_table_expr(sel: str) -> str:
     """One row per connector (one per active error when several are active on it): value = 1
     with the error code and its severity when an error is active, whatever the status, else 0."""
+    errors = owner_errors(sel)
+    status = owner_status(sel)
+    # one identity per station, as for owner_status
+    info = (
+        "topk by (station, site) (1,\n"
+        + from_owner(
+            f"ocpp_station_info{sel}", "station, site, vendor, model, firmware_version", sel
+        )
+        + "\n)"
+    )
     return (
         "(\n"
-        f"  ocpp_connector_error{sel}\n"
-        f"  * on(station, site, connector) group_left(status) ocpp_connector_status{sel}\n"
-        "  * on(error_code) group_left(severity, title) ocpp_error_code_info\n"
+        f"  {errors}\n"
+        f"  * on(station, site, connector) group_left(status) {status}\n"
+        f"  * on(error_code) group_left(severity, title) {promql.error_code_info()}\n"
         "  or\n"
-        f"  0 * ocpp_connector_status{sel}\n"
-        f"  unless on(station, site, connector) ocpp_connector_error{sel}\n"
+        f"  0 * {status}\n"
+        f"  unless on(station, site, connector) {errors}\n"
         ")\n"
-        "* on(station, site) group_left(vendor, model, firmware_version) ocpp_station_info"
+        f"* on(station, site) group_left(vendor, model, firmware_version) {info}"
     )
 
 
 def status_code_expr(sel: str) -> str:
     """Connector status as a number (see STATUSES) so a state timeline can show one row per
-    connector: ocpp_connector_status has one series per status, only the current one present."""
+    connector: ocpp_connector_status has one series per status, only the current one present.
+    Taken from the owner replica: another replica's last-known status must not win the max."""
     parts = [
         f'{n} * ocpp_connector_status{sel[:-1]}, status="{status}"}}'
         for n, (status, _) in enumerate(STATUSES, 1)
     ]
-    return "max by (station, connector) (\n  " + "\n  or ".join(parts) + "\n)"
+    return from_owner("(\n  " + "\n  or ".join(parts) + "\n)", "station, connector", sel)
 
 
-def offline_table_expr(metric: str, kind: str, sel: str) -> str:
-    """Offline things with the catalog's notification text; value = 1."""
+def _station_increase(counter: str, sel: str, window: str) -> str:
+    """A station's sessions or boots summed over replicas: a station that moved counts on each."""
+    return f"sum by (station, site) (increase(ocpp_station_{counter}_total{sel}[{window}]))"
+
+
+def offline_table_expr(up: str, kind: str) -> str:
+    """Offline things (`up`: one series per thing, 0 when offline) with the catalog's
+    notification text; value = 1."""
     return (
-        f"(({metric}{sel} == 0) + 1)\n"
-        f"* on() group_left(severity, title, resolution) ocpp_notification_info"
-        f'{{kind="{kind}"}}'
+        f"(({up} == 0) + 1)\n"
+        f"* on() group_left(severity, title, resolution) {promql.notification_info(kind)}"
     )
 
 
@@ -522,7 +570,7 @@ def fleet() -> Board:
         _stat(
             "Stations online",
             "Stations whose OCPP session is open and alive.",
-            [_target(f"sum(ocpp_station_connected{sel})", instant=True)],
+            [_target(f"sum({promql.station_connected(sel)})", instant=True)],
             [(None, "green")],
         ),
         4,
@@ -532,7 +580,12 @@ def fleet() -> Board:
         _stat(
             "Stations offline",
             "Known stations (configured or seen) without a live OCPP session.",
-            [_target(f"count(ocpp_station_connected{sel} == 0) or vector(0)", instant=True)],
+            [
+                _target(
+                    f"count({promql.station_connected(sel)} == 0) or vector(0)",
+                    instant=True,
+                )
+            ],
             [(None, "green"), (1, "red")],
         ),
         4,
@@ -559,7 +612,12 @@ def fleet() -> Board:
         _stat(
             "Controllers offline",
             "Site controllers that are not reachable.",
-            [_target(f"count(ocpp_controller_up{site_sel} == 0) or vector(0)", instant=True)],
+            [
+                _target(
+                    f"count({promql.controller_up(site_sel)} == 0) or vector(0)",
+                    instant=True,
+                )
+            ],
             [(None, "green"), (1, "red")],
         ),
         4,
@@ -569,7 +627,12 @@ def fleet() -> Board:
         _stat(
             "EMS on fallback",
             "Energy management systems whose fallback power limit is applied.",
-            [_target(f"sum(ocpp_ems_fallback_active{site_sel}) or vector(0)", instant=True)],
+            [
+                _target(
+                    f"sum({promql.ems_fallback_active(site_sel)}) or vector(0)",
+                    instant=True,
+                )
+            ],
             [(None, "green"), (1, "orange")],
         ),
         4,
@@ -583,7 +646,7 @@ def fleet() -> Board:
             "How many connectors report each error code right now.",
             [
                 _target(
-                    f"sort_desc(sum by (error_code) (ocpp_connector_error{sel}))",
+                    f"sort_desc(sum by (error_code) ({owner_errors(sel)}))",
                     legend="{{error_code}}",
                     instant=True,
                 )
@@ -622,11 +685,11 @@ def fleet() -> Board:
             "Stations without a live OCPP session, with the time of their last frame.",
             [
                 _target(
-                    f"1000 * ocpp_station_last_seen_timestamp_seconds{sel}\n"
+                    f"1000 * {promql.station_last_seen(sel)}\n"
                     f"* on(station, site) group_left(controller) "
-                    f"((ocpp_station_connected{sel} == 0) + 1)\n"
+                    f"(({promql.station_connected(sel)} == 0) + 1)\n"
                     "or on(station, site)\n"
-                    f"0 * (ocpp_station_connected{sel} == 0)",
+                    f"0 * ({promql.station_connected(sel)} == 0)",
                     instant=True,
                     table=True,
                 )
@@ -656,7 +719,7 @@ def fleet() -> Board:
             "Site controllers that are not reachable, with what to do.",
             [
                 _target(
-                    offline_table_expr("ocpp_controller_up", "controller_offline", site_sel),
+                    offline_table_expr(promql.controller_up(site_sel), "controller_offline"),
                     instant=True,
                     table=True,
                 )
@@ -679,8 +742,8 @@ def fleet() -> Board:
             "EMS that are not reachable, with the power limit in force (the fallback).",
             [
                 _target(
-                    f"ocpp_ems_power_limit_watts{site_sel}\n"
-                    f"and on(ems, site) (ocpp_ems_up{site_sel} == 0)",
+                    f"({promql.ems_power_limit(site_sel)})\n"
+                    f"and on(ems, site) ({promql.ems_up(site_sel)} == 0)",
                     instant=True,
                     table=True,
                 )
@@ -699,8 +762,8 @@ def fleet() -> Board:
             "Stations online and offline",
             "Stations with and without a live OCPP session.",
             [
-                _target(f"sum(ocpp_station_connected{sel})", legend="online"),
-                _target(f"count(ocpp_station_connected{sel} == 0)", legend="offline", ref="B"),
+                _target(f"sum({promql.station_connected(sel)})", legend="online"),
+                _target(f"count({promql.station_connected(sel)} == 0)", legend="offline", ref="B"),
             ],
             step=True,
         ),
@@ -711,7 +774,7 @@ def fleet() -> Board:
         _timeseries(
             "Active errors by code",
             "Connectors reporting each error code over time.",
-            [_target(f"sum by (error_code) (ocpp_connector_error{sel})", legend="{{error_code}}")],
+            [_target(f"sum by (error_code) ({owner_errors(sel)})", legend="{{error_code}}")],
             stack=True,
             step=True,
         ),
@@ -789,10 +852,11 @@ def location() -> Board:
             "Stations",
             "Each station's OCPP session and seconds since its last frame.",
             [
-                _target(f"ocpp_station_connected{sel}", instant=True, table=True),
+                _target(promql.station_connected(sel), instant=True, table=True),
                 _target(
-                    f"time() - ocpp_station_last_seen_timestamp_seconds{sel}\n"
-                    f"+ on(station, site) group_left(controller) 0 * ocpp_station_connected{sel}",
+                    f"time() - {promql.station_last_seen(sel)}\n"
+                    "+ on(station, site) group_left(controller) "
+                    f"0 * {promql.station_connected(sel)}",
                     ref="B",
                     instant=True,
                     table=True,
@@ -822,7 +886,7 @@ def location() -> Board:
         _table(
             "Site controller",
             "Whether the site controller is reachable.",
-            [_target(f"ocpp_controller_up{site_sel}", instant=True, table=True)],
+            [_target(promql.controller_up(site_sel), instant=True, table=True)],
             {"controller": "Controller", "Value": "State"},
             [
                 _override(
@@ -841,9 +905,9 @@ def location() -> Board:
             "Whether the EMS is reachable, whether the fallback limit is applied, and the power "
             "limit in force.",
             [
-                _target(f"ocpp_ems_up{site_sel}", instant=True, table=True),
-                _target(f"ocpp_ems_fallback_active{site_sel}", ref="B", instant=True, table=True),
-                _target(f"ocpp_ems_power_limit_watts{site_sel}", ref="C", instant=True, table=True),
+                _target(promql.ems_up(site_sel), instant=True, table=True),
+                _target(promql.ems_fallback_active(site_sel), ref="B", instant=True, table=True),
+                _target(promql.ems_power_limit(site_sel), ref="C", instant=True, table=True),
             ],
             {
                 "ems": "EMS",
@@ -875,7 +939,7 @@ def location() -> Board:
         _timeseries(
             "EMS power limit",
             "The power limit in force; the fallback value while the EMS is unreachable.",
-            [_target(f"ocpp_ems_power_limit_watts{site_sel}", legend="{{ems}}")],
+            [_target(promql.ems_power_limit(site_sel), legend="{{ems}}")],
             unit="watt",
             step=True,
         ),
@@ -888,7 +952,7 @@ def location() -> Board:
             "Active OCPP error codes by connector.",
             [
                 _target(
-                    f"sum by (station, connector, error_code) (ocpp_connector_error{sel})",
+                    f"sum by (station, connector, error_code) ({owner_errors(sel)})",
                     legend="{{station}}/{{connector}} {{error_code}}",
                 )
             ],
@@ -915,7 +979,7 @@ def station() -> Board:
         _stat(
             "Session",
             "Whether the station's OCPP session is open and alive.",
-            [_target(f"ocpp_station_connected{sel}", instant=True)],
+            [_target(promql.station_connected(sel), instant=True)],
             [(None, "red"), (1, "green")],
             mappings=ONLINE_MAPPINGS,
         ),
@@ -926,7 +990,7 @@ def station() -> Board:
         _stat(
             "Last frame",
             "Seconds since the last frame or pong from the station.",
-            [_target(f"time() - ocpp_station_last_seen_timestamp_seconds{sel}", instant=True)],
+            [_target(f"time() - {promql.station_last_seen(sel)}", instant=True)],
             [(None, "green"), (300, "orange"), (900, "red")],
             unit="s",
         ),
@@ -939,12 +1003,12 @@ def station() -> Board:
             "OCPP sessions opened and BootNotifications sent in the selected time range.",
             [
                 _target(
-                    f"round(increase(ocpp_station_connects_total{sel}[$__range]))",
+                    f"round({_station_increase('connects', sel, '$__range')})",
                     legend="connects",
                     instant=True,
                 ),
                 _target(
-                    f"round(increase(ocpp_station_boots_total{sel}[$__range]))",
+                    f"round({_station_increase('boots', sel, '$__range')})",
                     legend="boots",
                     ref="B",
                     instant=True,
@@ -959,7 +1023,13 @@ def station() -> Board:
         _table(
             "Station info",
             "Identity from the station's last BootNotification.",
-            [_target(f"ocpp_station_info{sel}", instant=True, table=True)],
+            [
+                _target(
+                    owner_station_info(sel),
+                    instant=True,
+                    table=True,
+                )
+            ],
             {
                 "site": "Site",
                 "vendor": "Vendor",
@@ -1004,7 +1074,7 @@ def station() -> Board:
             "resolution steps.",
             [
                 _target(
-                    f"ocpp_connector_error{sel}",
+                    owner_errors(sel),
                     legend="connector {{connector}} {{error_code}}",
                 )
             ],
@@ -1029,7 +1099,17 @@ def station() -> Board:
             "Error details from the station",
             "vendorId, vendorErrorCode and info fields of the StatusNotification that reported "
             "each active error, and the status it came with.",
-            [_target(f"ocpp_connector_error_info{sel}", instant=True, table=True)],
+            [
+                _target(
+                    from_owner(
+                        f"ocpp_connector_error_info{sel}",
+                        f"{promql.ERROR_LABELS}, status, vendor_id, vendor_error_code, info",
+                        sel,
+                    ),
+                    instant=True,
+                    table=True,
+                )
+            ],
             {
                 "connector": "Connector",
                 "error_code": "Error code",
@@ -1047,7 +1127,7 @@ def station() -> Board:
         _timeseries(
             "Connectivity",
             "1 while the OCPP session is open and alive.",
-            [_target(f"ocpp_station_connected{sel}", legend="session")],
+            [_target(promql.station_connected(sel), legend="session")],
             step=True,
         ),
         12,
@@ -1059,7 +1139,7 @@ def station() -> Board:
             "Grows while the station is silent; resets with each frame or pong.",
             [
                 _target(
-                    f"time() - ocpp_station_last_seen_timestamp_seconds{sel}",
+                    f"time() - {promql.station_last_seen(sel)}",
                     legend="since last frame",
                 )
             ],
@@ -1073,7 +1153,14 @@ def station() -> Board:
             "Firmware update in progress",
             "1 while the station's last FirmwareStatusNotification says an update is under way "
             "(expect it to restart and go offline briefly).",
-            [_target(f"ocpp_station_firmware_update_in_progress{sel}", legend="firmware update")],
+            [
+                _target(
+                    from_owner(
+                        f"ocpp_station_firmware_update_in_progress{sel}", "station, site", sel
+                    ),
+                    legend="firmware update",
+                )
+            ],
             step=True,
         ),
         12,
@@ -1085,11 +1172,11 @@ def station() -> Board:
             "OCPP sessions opened and BootNotifications sent, per rate interval.",
             [
                 _target(
-                    f"increase(ocpp_station_connects_total{sel}[$__rate_interval])",
+                    _station_increase("connects", sel, "$__rate_interval"),
                     legend="connects",
                 ),
                 _target(
-                    f"increase(ocpp_station_boots_total{sel}[$__rate_interval])",
+                    _station_increase("boots", sel, "$__rate_interval"),
                     legend="boots",
                     ref="B",
                 ),

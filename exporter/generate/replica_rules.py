@@ -28,9 +28,10 @@ HEADER = """\
 # - everything a station reported (errors, statuses, identity): from its *owner* replica, the one
 #   it is connected to, or, when it is connected nowhere, the one that heard from it last.
 #
-# Dashboards and queries over the fleet read the `ocpp:*` series, never the raw per-replica ones.
-# The generated alerts (alerting/rules/) apply the same owner filter inline, so they do not need
-# these rules. With a single replica the rules give the same answers as the raw series.
+# Queries of your own over the fleet read the `ocpp:*` series, never the raw per-replica ones.
+# The generated alerts (alerting/rules/) and dashboards (grafana/dashboards/) apply the same owner
+# filter inline, so they do not need these rules. With a single replica the rules give the same
+# answers as the raw series.
 # `site:ocpp_stations_connected:sum` is recorded by alerting/rules/ocpp-recording.yml (each
 # station once there too), so it is not repeated here.
 """

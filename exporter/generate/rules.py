@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from ..catalog import Catalog, Entry
+from . import promql
 
 #: The scrape job that alerting/prometheus.yml defines for the exporter.
 JOB = "ocpp-exporter"
@@ -85,16 +86,8 @@ def connector_where() -> str:
 #: replica keeps the last-known errors of stations that moved away and exports each inventory
 #: station, so only the owner's series may page. Inlined rather than read from
 #: `ocpp:station_owner` so the alerts hold without deploy/replica-rules.yml; with one exporter the
-#: owner is that exporter and the filter keeps everything.
-OWNER = (
-    "    ocpp_station_connected == 1\n"
-    "  or on (station)\n"
-    "    (\n"
-    "        ocpp_station_last_seen_timestamp_seconds\n"
-    "      == on (station) group_left ()\n"
-    "        max by (station) (ocpp_station_last_seen_timestamp_seconds)\n"
-    "    )"
-)
+#: owner is that exporter and the filter keeps everything. Shared with the dashboards (promql.py).
+OWNER = promql.OWNER
 #: The same, for one station inside an annotation template (its id is the printf argument).
 _OWNER_OF = (
     "ocpp_station_connected{station=%q} == 1 or on (station) ("
@@ -103,17 +96,11 @@ _OWNER_OF = (
 )
 #: Labels of a connector-error alert: no `instance`, so the alert carries on (same labels, same
 #: `for:` clock) when its station moves to another replica.
-ERROR_LABELS = "station, site, connector, error_code"
+ERROR_LABELS = promql.ERROR_LABELS
 
 
 def error_expr(code: str) -> str:
-    return (
-        f"max by ({ERROR_LABELS}) (\n"
-        f'  ocpp_connector_error{{error_code="{code}"}} == 1\n'
-        "  and on (instance, station) (\n"
-        + "\n".join("  " + line for line in OWNER.splitlines())
-        + "\n  )\n)"
-    )
+    return promql.from_owner(f'ocpp_connector_error{{error_code="{code}"}} == 1', ERROR_LABELS)
 
 
 def error_rule(entry: Entry) -> dict[str, Any]:
