@@ -32,6 +32,7 @@ from .relay import (
     raw_station_segment,
 )
 from .session import Session
+from .untrusted import clean
 
 log = logging.getLogger("exporter.ocpp")
 
@@ -119,7 +120,8 @@ class OcppServer:
                 "no_subprotocol",
                 400,
                 f"offer one of the supported OCPP subprotocols in Sec-WebSocket-Protocol: "
-                f"{', '.join(SUPPORTED_SUBPROTOCOLS)} (offered: {', '.join(offered) or 'none'})",
+                f"{', '.join(SUPPORTED_SUBPROTOCOLS)} "
+                f"(offered: {clean(', '.join(offered), 120) or 'none'})",
             )
         ws = web.WebSocketResponse(
             protocols=(chosen,),
