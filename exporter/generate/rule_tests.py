@@ -54,6 +54,12 @@ class Case:
         self.checks.append((minute, alertname, list(alerts)))
         return self
 
+    def silent(self, alertname: str, minutes: range) -> Case:
+        """The alert must not fire (nor be pending-and-listed) at any of these minutes."""
+        for minute in minutes:
+            self.expect(minute, alertname)
+        return self
+
     def render(self) -> dict[str, Any]:
         return {
             "name": self.comment,
@@ -163,8 +169,7 @@ def error_cases(entry: Entry) -> list[Case]:
             f"{entry.alert}: an error that clears within {entry.alert_for} does not fire",
             [(error, f"_ 1x{hold - 1} stale"), *station_online(station, hold + 3)],
         )
-        for minute in range(hold + 3):
-            blip.expect(minute, entry.alert)
+        blip.silent(entry.alert, range(hold + 3))
         cases.append(blip)
     return [*cases, *replica_error_cases(entry)]
 
@@ -288,8 +293,7 @@ def station_offline_cases(entry: Entry) -> list[Case]:
         "OcppChargingStationOffline: a restart of a few minutes does not fire",
         [(connected, f"1 0x3 1x{hold + 5}")],
     )
-    for minute in range(0, hold + 8, 2):
-        restart.expect(minute, entry.alert)
+    restart.silent(entry.alert, range(0, hold + 8, 2))
     # A firmware update may keep the station away for longer than `for:`; the alert stays silent
     # while the update is reported in progress, up to the bound, then fires.
     bound = rules.FIRMWARE_SILENCE_SECONDS // 60
@@ -382,8 +386,7 @@ def controller_offline_cases(entry: Entry) -> list[Case]:
         "OcppControllerOffline: a short controller restart does not fire",
         [(up, f"1 0x{hold - 2} 1x{hold + 5}")],
     )
-    for minute in range(hold + 5):
-        restart.expect(minute, entry.alert)
+    restart.silent(entry.alert, range(hold + 5))
     return [outage, restart]
 
 
@@ -418,8 +421,7 @@ def ems_offline_cases(entry: Entry) -> list[Case]:
         "OcppEmsOffline: a short dropout does not fire",
         [(up, f"1 0x{hold - 2} 1x{hold + 5}")],
     )
-    for minute in range(hold + 5):
-        blip.expect(minute, entry.alert)
+    blip.silent(entry.alert, range(hold + 5))
     return [outage, no_fallback, blip]
 
 
@@ -449,8 +451,7 @@ def flapping_cases(entry: Entry) -> list[Case]:
         "OcppChargingStationFlapping: the reconnects of a restart or firmware update do not fire",
         [(connects, f"1x5 2x2 3x{window + hold + 5}")],
     )
-    for minute in range(0, window + hold + 10, 5):
-        update.expect(minute, entry.alert)
+    update.silent(entry.alert, range(0, window + hold + 10, 5))
     return [flapping, update]
 
 
@@ -475,8 +476,7 @@ def exporter_down_cases(entry: Entry) -> list[Case]:
         "OcppExporterDown: an exporter restart of two minutes does not fire",
         [(up, f"1 0x1 1x{hold + 5}")],
     )
-    for minute in range(hold + 5):
-        restart.expect(minute, entry.alert)
+    restart.silent(entry.alert, range(hold + 5))
     absent = Case(
         "OcppExporterDown: fires when Prometheus has no exporter target at all",
         [(series("up", job="something-else", instance="x:1"), f"1x{hold + 2}")],
@@ -515,8 +515,7 @@ def rejecting_cases(entry: Entry) -> list[Case]:
         "OcppExporterRejectingFrames: an occasional bad frame does not fire",
         [(rare, f"0+0.2x{window + hold + 5}")],
     )
-    for minute in range(0, window + hold + 5, 5):
-        trickle.expect(minute, entry.alert)
+    trickle.silent(entry.alert, range(0, window + hold + 5, 5))
     return [storm, trickle]
 
 
@@ -542,8 +541,7 @@ def upstream_down_cases(entry: Entry) -> list[Case]:
         "OcppUpstreamDown: a one-minute upstream restart does not fire",
         [(connected, f"1 0 1x{hold + 5}")],
     )
-    for minute in range(hold + 5):
-        short.expect(minute, entry.alert)
+    short.silent(entry.alert, range(hold + 5))
     return [lost, short]
 
 
