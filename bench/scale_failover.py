@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.replica_cluster import Cluster, Fleet, failover, serving, station_ids
+from tests.support.replica_cluster import Cluster, Fleet, failover, serving, station_ids
 
 
 async def main(args: argparse.Namespace) -> dict[str, object]:

@@ -7,9 +7,9 @@ import asyncio
 import sys
 from dataclasses import replace
 
-from . import __version__
-from . import config as config_module
-from .config import ConfigError
+from exporter import __version__
+from exporter.config import model as config_module
+from exporter.config.model import ConfigError
 
 
 def _load(path: str | None) -> config_module.Config:
@@ -17,7 +17,7 @@ def _load(path: str | None) -> config_module.Config:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from . import logs, service
+    from exporter import logs, service
 
     config = _load(args.config)
     try:
@@ -44,8 +44,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    from .security import tls_contexts
-    from .service import build_catalog
+    from exporter.security.protections import tls_contexts
+    from exporter.service import build_catalog
 
     config = config_module.load(args.file)
     build_catalog(config)
@@ -58,7 +58,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 def cmd_hash_password(args: argparse.Namespace) -> int:
     import getpass
 
-    from .passwords import hash_password
+    from exporter.security.passwords import hash_password
 
     if sys.stdin.isatty():
         password = getpass.getpass("password: ")
@@ -75,13 +75,13 @@ def cmd_hash_password(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from . import simulator
+    from exporter.simulator import fleet as simulator
 
     return simulator.main(args)
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from .generate import main as generate_main
+    from exporter.generate import main as generate_main
 
     return generate_main(args)
 

@@ -13,25 +13,25 @@ from dataclasses import dataclass
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from . import catalog as catalog_module
-from .catalog import Catalog
-from .config import Config
-from .exposition import FleetExposition
-from .fleet import Fleet, Placement
-from .metrics import FleetCollector, StatsCollector
-from .notifications import fleet_notifications
-from .ocpp.server import OcppServer
-from .probes import Prober
-from .relay_metrics import RelayCollector
-from .security import Security
-from .security import install as install_security
-from .sites import Sites
-from .sites_api import SitesApi
-from .sites_metrics import SitesCollector
-from .sites_notifications import site_notifications
-from .stats import Stats
-from .store import StateStore, fleet_class, open_store
-from .web import MetricsSide
+from exporter.config.model import Config
+from exporter.devices.probes import Prober
+from exporter.devices.push_api import SitesApi
+from exporter.endpoint.server import OcppServer
+from exporter.knowledge import catalog as catalog_module
+from exporter.knowledge.catalog import Catalog
+from exporter.persistence.store import StateStore, fleet_class, open_store
+from exporter.render.exposition import FleetExposition
+from exporter.render.metrics import FleetCollector, StatsCollector
+from exporter.render.notifications import fleet_notifications
+from exporter.render.relay_metrics import RelayCollector
+from exporter.render.site_metrics import SitesCollector
+from exporter.render.site_notifications import site_notifications
+from exporter.security.protections import Security
+from exporter.security.protections import install as install_security
+from exporter.state.counters import Stats
+from exporter.state.fleet import Fleet, Placement
+from exporter.state.sites import Sites
+from exporter.web.app import MetricsSide
 
 log = logging.getLogger("exporter")
 

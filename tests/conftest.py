@@ -13,10 +13,10 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter import config as config_module
 from exporter import service
-from exporter.config import Config, Listen, OcppSettings
-from tests.ocpp_station import TestStation, connect_station
+from exporter.config import model as config_module
+from exporter.config.model import Config, Listen, OcppSettings
+from tests.support.ocpp_station import TestStation, connect_station
 
 
 @dataclass

@@ -12,15 +12,15 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from .. import catalog as catalog_module
-from ..catalog import Catalog
+from exporter.knowledge import catalog as catalog_module
+from exporter.knowledge.catalog import Catalog
 
 Generator = Callable[[Catalog], dict[str, str]]
 
 
 def generators() -> list[Generator]:
     # Imported here so that `serve` never pays for the generators.
-    from . import dashboards, docs, kubernetes, replica_rules, rules
+    from exporter.generate import dashboards, docs, kubernetes, replica_rules, rules
 
     return [rules.files, docs.files, dashboards.files, replica_rules.files, kubernetes.files]
 
@@ -48,8 +48,8 @@ def _catalog(config_path: str | None) -> Catalog | None:
     """The packaged catalog, or it with a configuration's overrides and runbook base."""
     if not config_path:
         return None
-    from .. import config as config_module
-    from ..service import build_catalog
+    from exporter.config import model as config_module
+    from exporter.service import build_catalog
 
     return build_catalog(config_module.load(config_path))
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import yaml
 
-from ..catalog import SEVERITY_ORDER, Catalog
-from . import promql
-from .promql import from_owner
+from exporter.generate import promql
+from exporter.generate.promql import from_owner
+from exporter.knowledge.catalog import SEVERITY_ORDER, Catalog
 
 #: uid of the Prometheus datasource in grafana/provisioning/datasources; dashboards refer to it
 #: only through the `datasource` variable, so they also work with any other Prometheus.

@@ -7,8 +7,8 @@ lower case>`) lands on it: GitHub turns `### OcppConnectorGroundFailure` into th
 
 from __future__ import annotations
 
-from ..catalog import SEVERITY_ORDER, Catalog, Entry
-from . import rules
+from exporter.generate import rules
+from exporter.knowledge.catalog import SEVERITY_ORDER, Catalog, Entry
 
 ROUTING = {
     "critical": "`pager` (pages the on-call person)",

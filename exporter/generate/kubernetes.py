@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..catalog import Catalog
-from . import replica_rules, rules
+from exporter.generate import replica_rules, rules
+from exporter.knowledge.catalog import Catalog
 
 PATH = "deploy/kubernetes/prometheusrule.yaml"
 NAME = "ocpp-exporter"

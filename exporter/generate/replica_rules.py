@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..catalog import Catalog
-from . import rules
+from exporter.generate import rules
+from exporter.knowledge.catalog import Catalog
 
 PATH = "deploy/replica-rules.yml"
 GROUP = "ocpp-replicas"

@@ -16,8 +16,8 @@ from typing import Any
 
 import yaml
 
-from ..catalog import Catalog, Entry
-from . import promql
+from exporter.generate import promql
+from exporter.knowledge.catalog import Catalog, Entry
 
 #: The scrape job that alerting/prometheus.yml defines for the exporter.
 JOB = "ocpp-exporter"
@@ -368,7 +368,7 @@ def rule_groups(catalog: Catalog) -> dict[str, list[dict[str, Any]]]:
 
 
 def files(catalog: Catalog) -> dict[str, str]:
-    from . import rule_tests
+    from exporter.generate import rule_tests
 
     out = {
         RULE_FILES[key]: HEADER + dump({"groups": groups})

@@ -1,0 +1,1 @@
+"""Inputs from site devices: push heartbeats and active probes of controllers and EMSs."""

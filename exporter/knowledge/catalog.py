@@ -1,0 +1,192 @@
+"""The catalog: every OCPP error code and notification, with its meaning and what to do.
+
+It is the one place where text lives. The exporter exposes it (`ocpp_error_code_info`, the JSON
+API) and the generators turn it into alert rules, dashboards and docs, so the words an SRE reads
+on the pager and on screen are the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from exporter.config.model import SEVERITIES, CatalogOverride, ConfigError, parse_duration
+
+#: The OCPP 1.6 ChargePointErrorCode values besides NoError, in spec order.
+OCPP16_ERROR_CODES = (
+    "ConnectorLockFailure",
+    "EVCommunicationError",
+    "GroundFailure",
+    "HighTemperature",
+    "InternalError",
+    "LocalListConflict",
+    "OtherError",
+    "OverCurrentFailure",
+    "OverVoltage",
+    "PowerMeterFailure",
+    "PowerSwitchFailure",
+    "ReaderFailure",
+    "ResetFailure",
+    "UnderVoltage",
+    "WeakSignal",
+)
+#: Anything a station sends that is not in the 1.6 enum is recorded under this code.
+UNKNOWN = "Unknown"
+NO_ERROR = "NoError"
+ERROR_CODES = (*OCPP16_ERROR_CODES, UNKNOWN)
+NOTIFICATION_KINDS = ("station_offline", "controller_offline", "ems_offline")
+#: Alerts about the monitoring itself: they have no notification in the JSON API (the exporter
+#: cannot report that it is down), only alert rules and docs.
+EXPORTER_ALERT_KINDS = (
+    "station_flapping",
+    "exporter_down",
+    "exporter_rejecting_frames",
+    "upstream_down",
+)
+SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
+
+
+class CatalogError(Exception):
+    """The packaged catalog file is broken (a bug in the release, not in user input)."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    key: str
+    title: str
+    severity: str
+    alert_for: str
+    description: str
+    station_behaviour: str
+    resolution: tuple[str, ...]
+    alert: str
+    runbook_url: str
+
+    def resolution_text(self) -> str:
+        """Numbered steps on one string, as labels and annotations carry them."""
+        return "\n".join(f"{n}. {step}" for n, step in enumerate(self.resolution, 1))
+
+
+@dataclass(frozen=True)
+class Catalog:
+    errors: Mapping[str, Entry]
+    notifications: Mapping[str, Entry]
+    exporter_alerts: Mapping[str, Entry] = field(default_factory=dict)
+
+    def error(self, code: str) -> Entry:
+        return self.errors.get(code) or self.errors[UNKNOWN]
+
+    def entries(self) -> list[Entry]:
+        return [
+            *self.errors.values(),
+            *self.notifications.values(),
+            *self.exporter_alerts.values(),
+        ]
+
+    def with_overrides(self, overrides: Mapping[str, CatalogOverride], source: str) -> Catalog:
+        errors = dict(self.errors)
+        notifications = dict(self.notifications)
+        exporter_alerts = dict(self.exporter_alerts)
+        for key, override in overrides.items():
+            table = next((t for t in (errors, notifications, exporter_alerts) if key in t), None)
+            if table is None:
+                known = ", ".join([*errors, *notifications, *exporter_alerts])
+                raise ConfigError(
+                    source, f"catalog.overrides.{key}", f"not in the catalog ({known})"
+                )
+            table[key] = _apply(table[key], override)
+        return Catalog(errors=errors, notifications=notifications, exporter_alerts=exporter_alerts)
+
+
+def _apply(entry: Entry, override: CatalogOverride) -> Entry:
+    changes = {
+        "severity": override.severity,
+        "title": override.title,
+        "description": override.description,
+        "resolution": override.resolution,
+        "runbook_url": override.runbook_url,
+        "alert_for": override.alert_for,
+    }
+    return replace(entry, **{k: v for k, v in changes.items() if v is not None})
+
+
+def alert_name_for_error(code: str) -> str:
+    return f"OcppConnector{code}"
+
+
+def runbook_url(base: str, alert: str) -> str:
+    """Anchor of the alert in docs/alerts.md (GitHub-style lowercase anchors)."""
+    return f"{base.rstrip('/')}#{alert.lower()}" if base else f"docs/alerts.md#{alert.lower()}"
+
+
+DEFAULT_RUNBOOK_BASE = "https://github.com/ocpp-exporter/ocpp-exporter/blob/main/docs/alerts.md"
+
+
+def _entry(key: str, data: Any, alert: str, base: str) -> Entry:
+    if not isinstance(data, dict):
+        raise CatalogError(f"catalog entry {key!r} is not a mapping")
+    try:
+        severity = data["severity"]
+        if severity not in SEVERITIES:
+            raise CatalogError(f"catalog entry {key!r}: unknown severity {severity!r}")
+        alert_for = str(data["for"])
+        parse_duration(alert_for)
+        steps = tuple(data["resolution"])
+        if not steps:
+            raise CatalogError(f"catalog entry {key!r}: no resolution steps")
+        return Entry(
+            key=key,
+            title=str(data["title"]),
+            severity=severity,
+            alert_for=alert_for,
+            description=" ".join(str(data["description"]).split()),
+            station_behaviour=" ".join(str(data["station_behaviour"]).split()),
+            resolution=tuple(" ".join(str(s).split()) for s in steps),
+            alert=alert,
+            runbook_url=runbook_url(base, alert),
+        )
+    except KeyError as exc:
+        raise CatalogError(f"catalog entry {key!r} lacks {exc.args[0]!r}") from None
+    except ValueError as exc:
+        raise CatalogError(f"catalog entry {key!r}: {exc}") from None
+
+
+def parse(data: Any, runbook_base: str = DEFAULT_RUNBOOK_BASE) -> Catalog:
+    errors_data = data.get("errors", {})
+    missing = [code for code in ERROR_CODES if code not in errors_data]
+    extra = [code for code in errors_data if code not in ERROR_CODES]
+    if missing or extra:
+        raise CatalogError(f"catalog error codes: missing {missing}, unexpected {extra}")
+    errors = {
+        code: _entry(code, errors_data[code], alert_name_for_error(code), runbook_base)
+        for code in ERROR_CODES
+    }
+    notes_data = data.get("notifications", {})
+    if sorted(notes_data) != sorted(NOTIFICATION_KINDS):
+        raise CatalogError(f"catalog notifications must be exactly {NOTIFICATION_KINDS}")
+    notifications = {
+        kind: _entry(kind, notes_data[kind], str(notes_data[kind].get("alert", "")), runbook_base)
+        for kind in NOTIFICATION_KINDS
+    }
+    exporter_data = data.get("exporter_alerts", {})
+    # Optional so that hand-made catalogs from before these alerts still load.
+    if exporter_data and sorted(exporter_data) != sorted(EXPORTER_ALERT_KINDS):
+        raise CatalogError(f"catalog exporter_alerts must be exactly {EXPORTER_ALERT_KINDS}")
+    exporter_alerts = {
+        kind: _entry(
+            kind, exporter_data[kind], str(exporter_data[kind].get("alert", "")), runbook_base
+        )
+        for kind in EXPORTER_ALERT_KINDS
+        if kind in exporter_data
+    }
+    return Catalog(errors=errors, notifications=notifications, exporter_alerts=exporter_alerts)
+
+
+def load(runbook_base: str = "") -> Catalog:
+    """The packaged catalog.yaml."""
+    text = resources.files(__package__).joinpath("catalog.yaml").read_text(encoding="utf-8")
+    return parse(yaml.safe_load(text), runbook_base or DEFAULT_RUNBOOK_BASE)

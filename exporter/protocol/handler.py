@@ -1,0 +1,107 @@
+"""What the 1.6 and 2.0.1 handlers share: routing with schema checks, bounded labels, the
+answers that carry no state, and the re-sync after a (re)connect."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from exporter.config.model import Limits, OcppSettings
+from exporter.endpoint.session import CallFailed, Session
+from exporter.protocol.rpc import RpcError, Schemas
+from exporter.protocol.untrusted import clean
+from exporter.state.counters import Stats
+from exporter.state.fleet import Fleet
+
+Route = Callable[[dict[str, Any], float], dict[str, Any]]
+
+
+def now_iso(now: float) -> str:
+    return datetime.fromtimestamp(now, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+class VersionHandler:
+    """One per connection; every state it changes lives in the fleet, so a reconnect loses
+    nothing. Subclasses give their version's schemas, known actions and routes."""
+
+    version: str
+    schemas: Schemas
+    known_actions: frozenset[str]
+
+    def __init__(
+        self,
+        station_id: str,
+        fleet: Fleet,
+        stats: Stats,
+        settings: OcppSettings,
+        limits: Limits,
+        clock: Callable[[], float],
+        transaction_ids: itertools.count[int],
+    ) -> None:
+        self.station_id = station_id
+        self.fleet = fleet
+        self.stats = stats
+        self.settings = settings
+        self.limits = limits
+        self.clock = clock
+        self._transaction_ids = transaction_ids
+        self._routes = self.routes()
+
+    def routes(self) -> dict[str, Route]:
+        raise NotImplementedError
+
+    def handle_call(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
+        route = self._routes.get(action)
+        if route is None:
+            if action in self.known_actions:
+                raise RpcError("NotSupported", f"{action} is not handled by this endpoint")
+            raise RpcError("NotImplemented", f"unknown action {clean(action, 40)!r}")
+        self.schemas.validate(action, payload)
+        return route(payload, self.clock())
+
+    def _label(self, value: Any) -> str:
+        return clean(value, self.limits.max_label_length) if value is not None else ""
+
+    # -- answers that carry no state ---------------------------------------------------
+
+    def _heartbeat(self, payload: dict[str, Any], now: float) -> dict[str, Any]:
+        return {"currentTime": now_iso(now)}
+
+    def _empty(self, payload: dict[str, Any], now: float) -> dict[str, Any]:
+        return {}
+
+    def _data_transfer(self, payload: dict[str, Any], now: float) -> dict[str, Any]:
+        return {"status": "UnknownVendorId"}
+
+    def _firmware_status(self, payload: dict[str, Any], now: float) -> dict[str, Any]:
+        self.fleet.firmware_status(self.station_id, self._label(payload["status"]), now)
+        return {}
+
+    # -- after connect ----------------------------------------------------------------
+
+    async def resync(self, session: Session) -> None:
+        """Ask the station to re-report every connector; what it no longer reports goes
+        (`finish_resync`). A station that refuses keeps its last-known state."""
+        self.fleet.start_resync(self.station_id, self.clock())
+        try:
+            answer = await session.call(
+                "TriggerMessage", {"requestedMessage": "StatusNotification"}
+            )
+        except (CallFailed, TimeoutError, ConnectionError, RuntimeError):
+            # RuntimeError/ConnectionError: the socket closed while the CALL was being sent.
+            self.fleet.abandon_resync(self.station_id)
+            self.stats.resyncs["failed"] += 1
+            return
+        if answer.get("status") != "Accepted":
+            self.fleet.abandon_resync(self.station_id)
+            self.stats.resyncs["rejected"] += 1
+            return
+        await asyncio.sleep(self.settings.resync_window)
+        self.finish_resync()
+        self.stats.resyncs["completed"] += 1
+
+    def finish_resync(self) -> None:
+        self.fleet.finish_resync(self.station_id)

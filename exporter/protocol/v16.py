@@ -1,0 +1,127 @@
+"""OCPP 1.6J: answers every Charge Point-initiated action and turns it into fleet state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ocpp.v16.enums import ChargePointErrorCode, ChargePointStatus
+
+from exporter.knowledge.catalog import NO_ERROR, UNKNOWN
+from exporter.protocol.handler import Route, VersionHandler, now_iso
+from exporter.protocol.rpc import RpcError, Schemas
+from exporter.state.fleet import ActiveError, StationInfo
+
+VERSION = "1.6"
+SUBPROTOCOL = "ocpp1.6"
+ERROR_CODES = frozenset(code.value for code in ChargePointErrorCode)
+STATUSES = frozenset(status.value for status in ChargePointStatus)
+UNKNOWN_STATUS = "Unknown"
+
+
+#: Every 1.6 action (both directions, incl. the security whitepaper's): one the exporter does not
+#: route (e.g. a station sending Reset) is NotSupported, a name outside 1.6 NotImplemented.
+KNOWN_ACTIONS = frozenset(
+    path.name.removesuffix(".json")
+    for path in Schemas("v16")._dir.iterdir()
+    if path.name.endswith(".json") and not path.name.endswith("Response.json")
+)
+
+
+def _relax_status_notification(schema: dict[str, Any]) -> None:
+    # A station that sends a code or status outside the 1.6 enums, or an over-long info, is
+    # still reporting a fault: record it (as Unknown, truncated) instead of rejecting it.
+    props = schema["properties"]
+    for name in ("errorCode", "status"):
+        props[name].pop("enum", None)
+    for name in ("info", "vendorId", "vendorErrorCode"):
+        props[name].pop("maxLength", None)
+
+
+SCHEMAS = Schemas(
+    "v16",
+    relax={"StatusNotification": _relax_status_notification},
+    format_error="FormationViolation",
+    occurrence_error="OccurenceConstraintViolation",
+)
+
+
+class V16Handler(VersionHandler):
+    version = VERSION
+    schemas = SCHEMAS
+    known_actions = KNOWN_ACTIONS
+
+    def routes(self) -> dict[str, Route]:
+        return {
+            "BootNotification": self._boot_notification,
+            "Heartbeat": self._heartbeat,
+            "StatusNotification": self._status_notification,
+            "Authorize": self._accept_id_tag,
+            "StartTransaction": self._start_transaction,
+            "StopTransaction": self._accept_id_tag,
+            "MeterValues": self._empty,
+            "DataTransfer": self._data_transfer,
+            "DiagnosticsStatusNotification": self._empty,
+            "FirmwareStatusNotification": self._firmware_status,
+            "SignedFirmwareStatusNotification": self._firmware_status,
+            "SecurityEventNotification": self._empty,
+            "LogStatusNotification": self._empty,
+        }
+
+    # -- handlers ---------------------------------------------------------------------
+
+    def _boot_notification(self, payload: dict[str, Any], now: float) -> dict[str, Any]:
+        info = StationInfo(
+            vendor=self._label(payload.get("chargePointVendor")),
+            model=self._label(payload.get("chargePointModel")),
+            firmware_version=self._label(payload.get("firmwareVersion")),
+            serial_number=self._label(
+                payload.get("chargePointSerialNumber") or payload.get("chargeBoxSerialNumber")
+            ),
+            ocpp_version=VERSION,
+        )
+        self.fleet.boot(self.station_id, info, now)
+        return {
+            "status": "Accepted",
+            "currentTime": now_iso(now),
+            "interval": int(self.settings.heartbeat_interval),
+        }
+
+    def _status_notification(self, payload: dict[str, Any], now: float) -> dict[str, Any]:
+        connector_id = payload["connectorId"]
+        if not 0 <= connector_id <= self.limits.max_connectors_per_station:
+            raise RpcError(
+                "PropertyConstraintViolation",
+                f"connectorId must be 0 to {self.limits.max_connectors_per_station}",
+            )
+        status = payload["status"]
+        if status not in STATUSES:
+            self.stats.schema_violations["StatusNotification", "status"] += 1
+            status = UNKNOWN_STATUS
+        raw_code = payload["errorCode"]
+        info = payload.get("info", "")
+        if raw_code in ERROR_CODES:
+            code = raw_code
+        else:
+            # Keep what the station said: an operator needs the raw value to look it up.
+            self.stats.schema_violations["StatusNotification", "errorCode"] += 1
+            code = UNKNOWN
+            info = f"errorCode={raw_code} {info}".strip()
+        error = None
+        if code != NO_ERROR:
+            error = ActiveError(
+                code=code,
+                since=now,
+                status=status,
+                vendor_id=self._label(payload.get("vendorId", "")),
+                vendor_error_code=self._label(payload.get("vendorErrorCode", "")),
+                info=self._label(info),
+            )
+        self.fleet.report_status(self.station_id, str(connector_id), status, error, now)
+        return {}
+
+    def _accept_id_tag(self, payload: dict[str, Any], now: float) -> dict[str, Any]:
+        # Authorization belongs to the CSMS; as a monitoring endpoint we never block charging.
+        return {"idTagInfo": {"status": "Accepted"}}
+
+    def _start_transaction(self, payload: dict[str, Any], now: float) -> dict[str, Any]:
+        return {"transactionId": next(self._transaction_ids), "idTagInfo": {"status": "Accepted"}}

@@ -1,0 +1,245 @@
+"""OCPP 2.0.1: answers every Charging Station-initiated action and turns it into fleet state.
+
+Faults arrive as NotifyEvent device-model events (mapped by `v201_events`), not as a status
+error code. Labels, the mapping table and the re-sync rules are documented in docs/ocpp201.md.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from ocpp.v201.enums import ConnectorStatusEnumType
+
+from exporter.knowledge.catalog import UNKNOWN
+from exporter.protocol import v201_events
+from exporter.protocol.handler import Route, VersionHandler, now_iso
+from exporter.protocol.rpc import RpcError, Schemas
+from exporter.protocol.untrusted import clean
+from exporter.state.fleet import ActiveError, StationInfo
+
+log = logging.getLogger("exporter.ocpp")
+
+VERSION = "2.0.1"
+SUBPROTOCOL = "ocpp2.0.1"
+FORMAT_VIOLATION = "FormatViolation"
+STATUSES = frozenset(status.value for status in ConnectorStatusEnumType)
+UNKNOWN_STATUS = "Unknown"
+STATION_CONNECTOR = "0"
+#: The source a Faulted status without a reported cause raises `Unknown` under.
+FAULTED_SOURCE = "connectorstatus.faulted"
+#: Distinct SecurityEventNotification types counted by name; later ones count as "other", so
+#: a station cannot grow the exporter's own metrics without bound.
+MAX_SECURITY_EVENT_TYPES = 64
+#: Distinct problems (component/variable sources) held per connector; more are counted, not kept.
+MAX_PROBLEMS_PER_CONNECTOR = 32
+
+#: Every 2.0.1 action (both directions): one the exporter does not route is NotSupported, a
+#: name outside 2.0.1 NotImplemented.
+KNOWN_ACTIONS = frozenset(
+    path.name.removesuffix("Request.json")
+    for path in Schemas("v201")._dir.iterdir()
+    if path.name.endswith("Request.json")
+)
+
+
+def _relax_status_notification(schema: dict[str, Any]) -> None:
+    # A status outside the enum is still a report about the connector: record it as Unknown.
+    schema["properties"]["connectorStatus"].pop("enum", None)
+
+
+def _relax_notify_event(schema: dict[str, Any]) -> None:
+    # An over-long actualValue or techInfo still describes a fault: keep it (truncated).
+    props = schema["definitions"]["EventDataType"]["properties"]
+    for name in ("actualValue", "techCode", "techInfo"):
+        props[name].pop("maxLength", None)
+
+
+SCHEMAS = Schemas(
+    "v201",
+    suffix="Request",
+    relax={
+        "StatusNotification": _relax_status_notification,
+        "NotifyEvent": _relax_notify_event,
+    },
+    format_error=FORMAT_VIOLATION,
+    occurrence_error="OccurrenceConstraintViolation",
+)
+
+
+def connector_label(evse_id: int | None, connector_id: int | None = None) -> str:
+    """The `connector` label: 2.0.1's EVSE is what 1.6 called a connector (the spec's own
+    migration rule), so EVSE 1 is "1" in both versions; a second connector on one EVSE is
+    "1/2"; the station itself (no EVSE) is "0"."""
+    if not evse_id:
+        return STATION_CONNECTOR
+    if connector_id is None or connector_id <= 1:
+        return str(evse_id)
+    return f"{evse_id}/{connector_id}"
+
+
+class V201Handler(VersionHandler):
+    version = VERSION
+    schemas = SCHEMAS
+    known_actions = KNOWN_ACTIONS
+
+    def routes(self) -> dict[str, Route]:
+        return {
+            "BootNotification": self._boot_notification,
+            "Heartbeat": self._heartbeat,
+            "StatusNotification": self._status_notification,
+            "NotifyEvent": self._notify_event,
+            "Authorize": self._authorize,
+            "TransactionEvent": self._transaction_event,
+            "MeterValues": self._empty,
+            "FirmwareStatusNotification": self._firmware_status,
+            "SecurityEventNotification": self._security_event,
+            "DataTransfer": self._data_transfer,
+            "LogStatusNotification": self._empty,
+            "PublishFirmwareStatusNotification": self._empty,
+            "NotifyReport": self._empty,
+            "NotifyMonitoringReport": self._empty,
+            "NotifyChargingLimit": self._empty,
+            "ClearedChargingLimit": self._empty,
+            "NotifyCustomerInformation": self._empty,
+            "NotifyDisplayMessages": self._empty,
+            "ReportChargingProfiles": self._empty,
+            "ReservationStatusUpdate": self._empty,
+            "NotifyEVChargingSchedule": self._accepted,
+        }
+
+    def _connector(self, evse: dict[str, Any] | None) -> str:
+        if evse is None:
+            return STATION_CONNECTOR
+        evse_id, connector_id = evse["id"], evse.get("connectorId")
+        bound = self.limits.max_connectors_per_station
+        if not 0 <= evse_id <= bound or not 0 <= (connector_id or 0) <= bound:
+            raise RpcError(
+                "PropertyConstraintViolation", f"evse and connector ids must be 0 to {bound}"
+            )
+        label = connector_label(evse_id, connector_id)
+        # "evse/connector" pairs could otherwise reach (bound + 1)^2 labels per station; real
+        # stations have one or two connectors per EVSE.
+        known = self.fleet.station(self.station_id).connectors
+        if label not in known and len(known) >= 2 * (bound + 1):
+            raise RpcError("PropertyConstraintViolation", f"more than {2 * (bound + 1)} connectors")
+        return label
+
+    # -- handlers ---------------------------------------------------------------------
+
+    def _boot_notification(self, payload: dict[str, Any], now: float) -> dict[str, Any]:
+        station = payload["chargingStation"]
+        info = StationInfo(
+            vendor=self._label(station.get("vendorName")),
+            model=self._label(station.get("model")),
+            firmware_version=self._label(station.get("firmwareVersion")),
+            serial_number=self._label(station.get("serialNumber")),
+            ocpp_version=VERSION,
+        )
+        self.fleet.boot(self.station_id, info, now)
+        return {
+            "status": "Accepted",
+            "currentTime": now_iso(now),
+            "interval": int(self.settings.heartbeat_interval),
+        }
+
+    def _status_notification(self, payload: dict[str, Any], now: float) -> dict[str, Any]:
+        connector = self._connector(
+            {"id": payload["evseId"], "connectorId": payload["connectorId"]}
+        )
+        status = payload["connectorStatus"]
+        if status not in STATUSES:
+            self.stats.schema_violations["StatusNotification", "connectorStatus"] += 1
+            status = UNKNOWN_STATUS
+        self.fleet.report_connector_status(self.station_id, connector, status, now)
+        state = self.fleet.station(self.station_id).connectors[connector]
+        if status != "Faulted":
+            self.fleet.clear_from(self.station_id, connector, FAULTED_SOURCE)
+        elif not any(source != FAULTED_SOURCE for source in state.sources):
+            # Faulted without a NotifyEvent naming the cause still has to page like 1.6 does.
+            self.fleet.raise_from(
+                self.station_id,
+                connector,
+                FAULTED_SOURCE,
+                ActiveError(
+                    code=UNKNOWN,
+                    since=now,
+                    status=status,
+                    info="connectorStatus=Faulted, no cause reported by NotifyEvent",
+                ),
+                now,
+            )
+        return {}
+
+    def _notify_event(self, payload: dict[str, Any], now: float) -> dict[str, Any]:
+        for event in payload["eventData"]:
+            self._event(event, now)
+        return {}
+
+    def _event(self, event: dict[str, Any], now: float) -> None:
+        outcome = v201_events.classify(event)
+        if outcome.verdict == "ignore":
+            self.stats.events_ignored[outcome.reason] += 1
+            return
+        connector = self._connector(event["component"].get("evse"))
+        source = v201_events.source_key(event)
+        if outcome.verdict == "clear":
+            self.fleet.clear_from(self.station_id, connector, source)
+            return
+        state = self.fleet.station(self.station_id).connector(connector, now)
+        if source not in state.sources and len(state.sources) >= MAX_PROBLEMS_PER_CONNECTOR:
+            # Each distinct component/variable is a source: bound what one station can make
+            # the exporter hold (and re-derive on every event).
+            self.stats.events_ignored["too_many_problems"] += 1
+            return
+        where = v201_events.describe(event["component"], event["variable"])
+        info = f"{where}={event['actualValue']}"
+        if event.get("techInfo"):
+            info += f" {event['techInfo']}"
+        self.fleet.clear_from(self.station_id, connector, FAULTED_SOURCE)
+        self.fleet.raise_from(
+            self.station_id,
+            connector,
+            source,
+            ActiveError(
+                code=outcome.code,
+                since=now,
+                status=state.status,
+                vendor_error_code=self._label(event.get("techCode", "")),
+                info=self._label(info),
+            ),
+            now,
+        )
+
+    def _authorize(self, payload: dict[str, Any], now: float) -> dict[str, Any]:
+        # Authorization belongs to the CSMS; as a monitoring endpoint we never block charging.
+        return {"idTokenInfo": {"status": "Accepted"}}
+
+    def _transaction_event(self, payload: dict[str, Any], now: float) -> dict[str, Any]:
+        if "idToken" in payload:
+            return {"idTokenInfo": {"status": "Accepted"}}
+        return {}
+
+    def _accepted(self, payload: dict[str, Any], now: float) -> dict[str, Any]:
+        return {"status": "Accepted"}
+
+    def _security_event(self, payload: dict[str, Any], now: float) -> dict[str, Any]:
+        kind = clean(payload["type"], 50)
+        counts = self.stats.security_events
+        if kind not in counts and len(counts) >= MAX_SECURITY_EVENT_TYPES:
+            kind = "other"
+        counts[kind] += 1
+        log.warning(
+            "station %s security event %s: %s",
+            self.station_id,
+            kind,
+            clean(payload.get("techInfo", ""), 200),
+        )
+        return {}
+
+    # -- after connect ----------------------------------------------------------------
+
+    def finish_resync(self) -> None:
+        # NotifyEvent problems are not re-reported by a StatusNotification, so they stay until
+        # the station clears them or reboots; only a Faulted-without-cause goes.
+        self.fleet.finish_source_resync(self.station_id, FAULTED_SOURCE)

@@ -1,0 +1,173 @@
+"""OCPP 2.0.1 NotifyEvent -> catalog error codes: the mapping table, as data.
+
+A 2.0.1 station reports faults as device-model events: a component (e.g. `RCD`) has a variable
+(e.g. `Tripped`) whose monitor fired. This module decides, per event, whether it raises a
+problem, clears one, or is not a problem at all, and which catalog code it is. Pure: no I/O.
+docs/ocpp201.md embeds `markdown_table()` (a test keeps the two equal).
+
+Component and variable names are case-insensitive in 2.0.1, so every match is on lower case.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from exporter.knowledge.catalog import UNKNOWN
+
+OTHER = "OtherError"
+
+#: Boolean variables that say "this component has a problem" when true.
+PROBLEM_VARIABLES = ("Problem", "Tripped", "Operated", "Fallback")
+
+#: (components, code) for a PROBLEM_VARIABLES event; first match wins, no match -> OtherError.
+COMPONENT_CODES: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("ConnectorPlugRetentionLock", "EVRetentionLock", "ConnectorLock"), "ConnectorLockFailure"),
+    (("RCD", "RCDRecloser", "GroundIsolationProtection"), "GroundFailure"),
+    (("OverCurrentProtection", "OverCurrentProtectionRecloser"), "OverCurrentFailure"),
+    (("PowerContactor", "Contactor"), "PowerSwitchFailure"),
+    (("TokenReader", "Reader"), "ReaderFailure"),
+    (("FiscalMetering", "ControlMetering", "PowerMeter", "Meter"), "PowerMeterFailure"),
+)
+
+#: Variables whose name alone says which fault it is, on any component (vendors' own
+#: device-model variables): true or an Alerting value raises, false clears.
+VARIABLE_CODES: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("GroundFault", "EarthFault", "InsulationFault", "IsolationFault"), "GroundFailure"),
+    (("OverCurrent",), "OverCurrentFailure"),
+    (("OverVoltage",), "OverVoltage"),
+    (("UnderVoltage",), "UnderVoltage"),
+    (("OverTemperature", "Overheated"), "HighTemperature"),
+)
+
+#: Measured variables (name contains the word): an Alerting trigger means a threshold monitor
+#: fired; a Delta trigger only says the value moved and is not a problem.
+TEMPERATURE, VOLTAGE, SIGNAL = "temperature", "voltage", "signal"
+
+_OVER_HINTS = ("over", "high", "upper", "max")
+_UNDER_HINTS = ("under", "low", "min")
+_TRUE = frozenset({"true", "1", "on"})
+_FALSE = frozenset({"false", "0", "off"})
+
+Verdict = Literal["raise", "clear", "ignore"]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    verdict: Verdict
+    code: str = ""
+    # why an event was ignored, for the exporter's own counters
+    reason: str = ""
+
+
+def _lookup(table: tuple[tuple[tuple[str, ...], str], ...], name: str) -> str | None:
+    for names, code in table:
+        if name in (n.lower() for n in names):
+            return code
+    return None
+
+
+def _direction(event: dict[str, Any]) -> str:
+    """'over', 'under' or '' from the variable instance or techCode (e.g. instance "Max")."""
+    hints = " ".join(
+        str(v).lower()
+        for v in (event["variable"].get("instance"), event.get("techCode"))
+        if v is not None
+    )
+    over = any(h in hints for h in _OVER_HINTS)
+    under = any(h in hints for h in _UNDER_HINTS)
+    if over == under:
+        return ""
+    return "over" if over else "under"
+
+
+def classify(event: dict[str, Any]) -> Outcome:
+    """One schema-valid EventDataType -> raise (with code), clear, or ignore (with reason)."""
+    if event.get("cleared") is True:
+        return Outcome("clear")
+    trigger = event["trigger"]
+    if trigger not in ("Alerting", "Delta"):
+        return Outcome("ignore", reason="periodic")
+    component = event["component"]["name"].lower()
+    variable = event["variable"]["name"].lower()
+    value = str(event["actualValue"]).strip().lower()
+
+    named = _lookup(VARIABLE_CODES, variable)
+    if variable in (v.lower() for v in PROBLEM_VARIABLES) or named is not None:
+        if value in _TRUE:
+            return Outcome("raise", named or _lookup(COMPONENT_CODES, component) or OTHER)
+        if value in _FALSE:
+            return Outcome("clear")
+        if named is not None and trigger == "Alerting":
+            return Outcome("raise", named)
+        # A problem flag that is neither true nor false: a problem, of unknown meaning.
+        return Outcome("raise", UNKNOWN)
+
+    if trigger == "Delta":
+        return Outcome("ignore", reason="delta_not_a_problem")
+    if TEMPERATURE in variable:
+        # Temperature monitors guard against overheating; a low-temperature alert is rare
+        # and has no catalog code of its own.
+        return Outcome("raise", OTHER if _direction(event) == "under" else "HighTemperature")
+    if VOLTAGE in variable:
+        direction = _direction(event)
+        if direction == "over":
+            return Outcome("raise", "OverVoltage")
+        if direction == "under":
+            return Outcome("raise", "UnderVoltage")
+        return Outcome("raise", UNKNOWN)
+    if SIGNAL in variable:
+        return Outcome("raise", "WeakSignal")
+    return Outcome("raise", UNKNOWN)
+
+
+def source_key(event: dict[str, Any]) -> str:
+    """What identifies one monitored situation, so that its clearing finds it again."""
+    component, variable = event["component"], event["variable"]
+    return describe(component, variable).lower()
+
+
+def describe(component: dict[str, Any], variable: dict[str, Any]) -> str:
+    """`Component[instance].Variable[instance]`, as operators read it in the error info."""
+
+    def name(part: dict[str, Any]) -> str:
+        instance = part.get("instance")
+        return f"{part['name']}[{instance}]" if instance else str(part["name"])
+
+    return f"{name(component)}.{name(variable)}"
+
+
+def markdown_table() -> str:
+    """The table docs/ocpp201.md shows, built from the data above."""
+
+    def names(items: tuple[str, ...]) -> str:
+        return ", ".join(f"`{i}`" for i in items)
+
+    problem = names(PROBLEM_VARIABLES)
+    rows = [
+        "| component | variable | trigger / value | error code |",
+        "|---|---|---|---|",
+    ]
+    for components, code in COMPONENT_CODES:
+        rows.append(f"| {names(components)} | {problem} | `true` | `{code}` |")
+    rows.append(f"| any other component | {problem} | `true` | `{OTHER}` |")
+    for variables, code in VARIABLE_CODES:
+        rows.append(f"| any | {names(variables)} | `true`, or Alerting with a value | `{code}` |")
+    rows += [
+        "| any | a problem variable above | Alerting with a value that is not a boolean "
+        f"| `{UNKNOWN}` |",
+        "| any | name contains `Temperature` | Alerting | `HighTemperature` "
+        f"(`{OTHER}` when the instance or techCode says low/under/min) |",
+        "| any | name contains `Voltage` | Alerting, instance or techCode says over/high/upper/max "
+        "| `OverVoltage` |",
+        "| any | name contains `Voltage` | Alerting, instance or techCode says under/low/min "
+        "| `UnderVoltage` |",
+        f"| any | name contains `Voltage` | Alerting, direction not told | `{UNKNOWN}` |",
+        "| any | name contains `Signal` (e.g. `SignalStrength`) | Alerting | `WeakSignal` |",
+        f"| any | any other variable | Alerting | `{UNKNOWN}` |",
+        "| any | a problem variable above | `false` | clears what it raised |",
+        "| any | any | `cleared: true` | clears what it raised |",
+        "| any | a measured or other variable | Delta | ignored (a value moved, not a fault) |",
+        "| any | any | Periodic | ignored (a report, not a fault) |",
+    ]
+    return "\n".join(rows) + "\n"

@@ -1,0 +1,1 @@
+"""Renderers: fleet and site state -> Prometheus exposition and notifications."""

@@ -1,0 +1,102 @@
+"""The active notifications: what the vendor dashboard's error notification area shows, derived
+from fleet state and the catalog at request time (so it can never disagree with /metrics)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from exporter.knowledge.catalog import SEVERITY_ORDER, Catalog, Entry
+from exporter.state.fleet import Fleet
+
+
+def rfc3339(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Notification:
+    kind: str
+    entry: Entry
+    since: float
+    station: str = ""
+    site: str = ""
+    controller: str = ""
+    ems: str = ""
+    connector: str = ""
+    error_code: str = ""
+    status: str = ""
+    current_status: str = ""
+    details: tuple[tuple[str, Any], ...] = ()
+
+    def as_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "kind": self.kind,
+            "station": self.station,
+            "site": self.site,
+            "since": rfc3339(self.since),
+            "severity": self.entry.severity,
+            "title": self.entry.title,
+            "description": self.entry.description,
+            "station_behaviour": self.entry.station_behaviour,
+            "resolution": list(self.entry.resolution),
+            "runbook_url": self.entry.runbook_url,
+        }
+        optional = {
+            "controller": self.controller,
+            "ems": self.ems,
+            "connector": self.connector,
+            "error_code": self.error_code,
+            "status": self.status,
+            "current_status": self.current_status,
+        }
+        body.update({k: v for k, v in optional.items() if v or k in ("connector", "status")})
+        body.update(self.details)
+        return body
+
+
+def fleet_notifications(fleet: Fleet, catalog: Catalog) -> Iterable[Notification]:
+    offline = catalog.notifications["station_offline"]
+    for station in fleet:
+        if not station.connected:
+            yield Notification(
+                "station_offline",
+                offline,
+                station.offline_since,
+                station=station.id,
+                site=station.site,
+                controller=station.controller,
+                details=(("last_seen", rfc3339(station.last_seen) if station.last_seen else None),),
+            )
+        for connector, error in station.active_errors():
+            yield Notification(
+                "ocpp_error",
+                catalog.error(error.code),
+                error.since,
+                station=station.id,
+                site=station.site,
+                controller=station.controller,
+                connector=connector.id,
+                error_code=error.code,
+                status=error.status,
+                current_status=connector.status,
+                details=(
+                    ("vendor_id", error.vendor_id),
+                    ("vendor_error_code", error.vendor_error_code),
+                    ("info", error.info),
+                ),
+            )
+
+
+# An offline device explains (and hides) the errors behind it, so it is listed before them.
+KIND_ORDER = {"controller_offline": 0, "ems_offline": 1, "station_offline": 2, "ocpp_error": 3}
+
+
+def ordered(notifications: Iterable[Notification]) -> list[Notification]:
+    """Most severe first, offline devices before errors, then oldest first."""
+    return sorted(
+        notifications,
+        key=lambda n: (SEVERITY_ORDER[n.entry.severity], KIND_ORDER.get(n.kind, 9), n.since),
+    )

@@ -1,0 +1,1 @@
+"""Security primitives: password hashes, TLS contexts, Basic auth on the web listener."""

@@ -1,0 +1,47 @@
+"""Basic auth on the metrics listener (/metrics, the JSON API, health endpoints), as Prometheus'
+exporter-toolkit web config does: every path is protected once a user is configured."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable, Mapping
+
+from aiohttp import web
+
+from exporter.security.passwords import Verifier, parse_basic
+from exporter.state.counters import Stats
+
+log = logging.getLogger("exporter.web")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+HEARTBEAT_PATH = re.compile(r"/api/v1/(controllers|ems)/[^/]+/heartbeat")
+
+
+def basic_auth_middleware(users: Mapping[str, str], stats: Stats, verifier: Verifier | None = None):
+    verifier = verifier or Verifier()
+    challenge = {"WWW-Authenticate": 'Basic realm="ocpp-exporter", charset="UTF-8"'}
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.method == "POST" and HEARTBEAT_PATH.fullmatch(request.path):
+            # Controllers and EMSs authenticate with their own bearer tokens (sites_api), in the
+            # same Authorization header: Basic auth would lock every device out.
+            return await handler(request)
+        credentials = parse_basic(request.headers.get("Authorization", ""))
+        if credentials is None:
+            reason = "missing_credentials"
+        else:
+            user, password = credentials
+            if await verifier.check(user, password, users.get(user)):
+                return await handler(request)
+            reason = "bad_credentials"
+        stats.auth_failures["web", reason] += 1
+        log.warning(
+            "refused %s %s from %s: %s", request.method, request.path, request.remote, reason
+        )
+        return web.Response(status=401, text="Unauthorized\n", headers=challenge)
+
+    return middleware

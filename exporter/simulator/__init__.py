@@ -1,0 +1,1 @@
+"""Simulated charging stations for demos, tests and load."""

@@ -1,0 +1,667 @@
+"""A fleet of simulated OCPP 1.6J charging stations for demos, end-to-end tests and load.
+
+Each station is the `ocpp` package's own v16 ChargePoint over `websockets` (the station side a
+vendor would write), so the exporter is exercised by a real peer, not by our own framing code.
+A station boots, heartbeats at the interval the exporter gives, runs charging sessions
+(Preparing, Charging, Finishing, Available), answers TriggerMessage and Reset, and plays the
+faults, offline periods and reboots a scenario file scripts (see docs/simulator.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import random
+import signal
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import websockets
+import yaml
+from ocpp.exceptions import OCPPError
+from ocpp.routing import after, on
+from ocpp.v16 import ChargePoint, call, call_result
+from ocpp.v16.enums import (
+    Action,
+    ChargePointErrorCode,
+    ChargePointStatus,
+    ResetStatus,
+    TriggerMessageStatus,
+)
+
+from exporter.config.model import parse_duration
+
+log = logging.getLogger("exporter.simulator")
+
+ERROR_CODES = frozenset(code.value for code in ChargePointErrorCode)
+STATUSES = frozenset(status.value for status in ChargePointStatus)
+NO_ERROR = "NoError"
+# How long a simulated connector lingers in the short steps of a charging session.
+SESSION_STEP_SECONDS = 2.0
+
+
+class ScenarioError(Exception):
+    """A scenario file that cannot be played, located by file and key path."""
+
+    def __init__(self, source: str, key: str, problem: str) -> None:
+        super().__init__(f"{source}: {key}: {problem}" if key else f"{source}: {problem}")
+
+
+# -- scenario model --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Fault:
+    connector: int
+    error_code: str
+    status: str = "Faulted"
+    vendor_id: str = ""
+    vendor_error_code: str = ""
+    info: str = ""
+    # None: the fault stays until the scenario ends; else it clears (NoError) after this long.
+    duration: float | None = None
+    clear_status: str = "Available"
+
+
+@dataclass(frozen=True)
+class Event:
+    at: float
+    station: str
+    fault: Fault | None = None
+    offline: float | None = None
+    reboot: bool = False
+
+
+@dataclass(frozen=True)
+class RandomMode:
+    """Rates are per station per hour; each event picks a random station (and connector)."""
+
+    seed: int | None = None
+    faults_per_hour: float = 0.0
+    offline_per_hour: float = 0.0
+    reboots_per_hour: float = 0.0
+    sessions_per_hour: float = 0.0
+    error_codes: tuple[str, ...] = ("GroundFailure", "OverCurrentFailure", "ConnectorLockFailure")
+    fault_duration: tuple[float, float] = (30.0, 120.0)
+    offline_duration: tuple[float, float] = (20.0, 90.0)
+    session_duration: tuple[float, float] = (60.0, 300.0)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    events: tuple[Event, ...] = ()
+    random: RandomMode | None = None
+    # Replay the timeline every `repeat` seconds (0: play it once).
+    repeat: float = 0.0
+    vendor: str = "SimCharge"
+    model: str = "SC-22"
+    firmware_version: str = "1.4.2"
+
+
+def station_id(prefix: str, number: int) -> str:
+    return f"{prefix}{number:04d}"
+
+
+def _duration(value: Any, source: str, key: str) -> float:
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise ScenarioError(source, key, str(exc)) from None
+
+
+def _range(value: Any, source: str, key: str) -> tuple[float, float]:
+    if isinstance(value, list) and len(value) == 2:
+        low, high = (_duration(v, source, f"{key}[{i}]") for i, v in enumerate(value))
+    else:
+        low = high = _duration(value, source, key)
+    if high < low:
+        raise ScenarioError(source, key, "the upper bound is below the lower bound")
+    return low, high
+
+
+def _status(value: Any, source: str, key: str) -> str:
+    if value not in STATUSES:
+        raise ScenarioError(source, key, f"unknown 1.6 status {value!r}")
+    return str(value)
+
+
+def parse_scenario(data: Any, source: str, prefix: str = "SIM-") -> Scenario:
+    """The YAML document -> a Scenario; `station: 3` means the third simulated station."""
+    if data is None:
+        return Scenario()
+    if not isinstance(data, dict):
+        raise ScenarioError(source, "", "expected a mapping at the top level")
+    known = {"events", "random", "repeat", "vendor", "model", "firmware_version"}
+    for key in data:
+        if key not in known:
+            raise ScenarioError(source, str(key), f"unknown key (expected one of {sorted(known)})")
+    events = []
+    for i, raw in enumerate(data.get("events") or []):
+        where = f"events[{i}]"
+        if not isinstance(raw, dict):
+            raise ScenarioError(source, where, "expected a mapping")
+        if "station" not in raw:
+            raise ScenarioError(source, f"{where}.station", "required")
+        station = raw["station"]
+        sid = station_id(prefix, station) if isinstance(station, int) else str(station)
+        at = _duration(raw.get("at", 0), source, f"{where}.at")
+        kinds = [k for k in ("error_code", "offline", "reboot") if k in raw]
+        if len(kinds) != 1:
+            raise ScenarioError(source, where, "give exactly one of error_code, offline or reboot")
+        if "error_code" in raw:
+            code = raw["error_code"]
+            if code not in ERROR_CODES or code == NO_ERROR:
+                raise ScenarioError(source, f"{where}.error_code", f"not a 1.6 error: {code!r}")
+            duration = raw.get("duration")
+            fault = Fault(
+                connector=int(raw.get("connector", 1)),
+                error_code=code,
+                status=_status(raw.get("status", "Faulted"), source, f"{where}.status"),
+                vendor_id=str(raw.get("vendor_id", "")),
+                vendor_error_code=str(raw.get("vendor_error_code", "")),
+                info=str(raw.get("info", "")),
+                duration=None
+                if duration is None
+                else _duration(duration, source, f"{where}.duration"),
+                clear_status=_status(
+                    raw.get("clear_status", "Available"), source, f"{where}.clear_status"
+                ),
+            )
+            events.append(Event(at, sid, fault=fault))
+        elif "offline" in raw:
+            events.append(Event(at, sid, offline=_duration(raw["offline"], source, where)))
+        else:
+            events.append(Event(at, sid, reboot=bool(raw["reboot"])))
+    mode = None
+    if data.get("random"):
+        r = data["random"]
+        if not isinstance(r, dict):
+            raise ScenarioError(source, "random", "expected a mapping")
+        codes = tuple(r.get("error_codes", RandomMode.error_codes))
+        for code in codes:
+            if code not in ERROR_CODES or code == NO_ERROR:
+                raise ScenarioError(source, "random.error_codes", f"not a 1.6 error: {code!r}")
+        defaults = RandomMode()
+        mode = RandomMode(
+            seed=r.get("seed"),
+            faults_per_hour=float(r.get("faults_per_hour", 0)),
+            offline_per_hour=float(r.get("offline_per_hour", 0)),
+            reboots_per_hour=float(r.get("reboots_per_hour", 0)),
+            sessions_per_hour=float(r.get("sessions_per_hour", 0)),
+            error_codes=codes,
+            **{
+                name: _range(r[name], source, f"random.{name}")
+                if name in r
+                else getattr(defaults, name)
+                for name in ("fault_duration", "offline_duration", "session_duration")
+            },
+        )
+    return Scenario(
+        events=tuple(sorted(events, key=lambda e: e.at)),
+        random=mode,
+        repeat=_duration(data.get("repeat", 0), source, "repeat"),
+        vendor=str(data.get("vendor", Scenario.vendor)),
+        model=str(data.get("model", Scenario.model)),
+        firmware_version=str(data.get("firmware_version", Scenario.firmware_version)),
+    )
+
+
+def load_scenario(path: str, prefix: str = "SIM-") -> Scenario:
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ScenarioError(path, "", str(exc)) from None
+    return parse_scenario(data, path, prefix)
+
+
+# -- one station -----------------------------------------------------------------------------
+
+
+@dataclass
+class Counters:
+    frames_sent: int = 0
+    frames_received: int = 0
+    connected: int = 0
+    boots: int = 0
+    triggers: int = 0
+
+
+class CountingConnection:
+    """The websocket as the ChargePoint sees it, counting frames for the progress line."""
+
+    def __init__(self, ws: Any, counters: Counters) -> None:
+        self._ws = ws
+        self._counters = counters
+
+    async def send(self, message: str) -> None:
+        self._counters.frames_sent += 1
+        await self._ws.send(message)
+
+    async def recv(self) -> str:
+        message = await self._ws.recv()
+        self._counters.frames_received += 1
+        return message
+
+    async def close(self) -> None:
+        await self._ws.close()
+
+
+@dataclass
+class ConnectorState:
+    status: str = "Available"
+    error_code: str = NO_ERROR
+    vendor_id: str = ""
+    vendor_error_code: str = ""
+    info: str = ""
+
+
+class SimulatedChargePoint(ChargePoint):
+    """The protocol side of one station: answers the exporter's CALLs."""
+
+    def __init__(self, station: SimStation, connection: CountingConnection) -> None:
+        super().__init__(station.id, connection, response_timeout=30)
+        self.station = station
+
+    @on(Action.trigger_message)
+    def on_trigger_message(self, requested_message: str, connector_id: int | None = None):
+        self.station.counters.triggers += 1
+        if requested_message in ("StatusNotification", "BootNotification", "Heartbeat"):
+            return call_result.TriggerMessage(status=TriggerMessageStatus.accepted)
+        return call_result.TriggerMessage(status=TriggerMessageStatus.not_implemented)
+
+    @after(Action.trigger_message)  # the requested message follows the answer, as 1.6 says
+    async def after_trigger_message(self, requested_message: str, connector_id: int | None = None):
+        with contextlib.suppress(*_SEND_ERRORS):
+            if requested_message == "StatusNotification":
+                await self.station.report(connector_id)
+            elif requested_message == "BootNotification":
+                await self.station.boot_notification()
+            elif requested_message == "Heartbeat":
+                await self.call(call.Heartbeat())
+
+    @on(Action.reset)
+    def on_reset(self, type: str):
+        return call_result.Reset(status=ResetStatus.accepted)
+
+    @after(Action.reset)
+    def after_reset(self, type: str):
+        self.station.request_reboot()
+
+
+_SEND_ERRORS = (websockets.ConnectionClosed, OCPPError, TimeoutError, ConnectionError)
+
+
+class SimStation:
+    """One station's life: connect, boot, report, heartbeat; reconnect after a loss."""
+
+    def __init__(
+        self,
+        station_id: str,
+        url: str,
+        connectors: int,
+        scenario: Scenario,
+        counters: Counters,
+        rng: random.Random,
+        reconnect_delay: float = 2.0,
+    ) -> None:
+        self.id = station_id
+        self.url = url
+        self.scenario = scenario
+        self.counters = counters
+        self.rng = rng
+        self.reconnect_delay = reconnect_delay
+        # Connector 0 is the station itself.
+        self.connectors = {n: ConnectorState() for n in range(connectors + 1)}
+        self.cp: SimulatedChargePoint | None = None
+        self.heartbeat_interval = 60.0
+        self._offline_until = 0.0
+        self._wake = asyncio.Event()
+        self._reboot = False
+        self.connected = False
+
+    # -- what the scenario does to the station ---------------------------------------------
+
+    async def set_connector(self, connector: int, state: ConnectorState) -> None:
+        self.connectors[connector] = state
+        with contextlib.suppress(*_SEND_ERRORS):
+            await self.report(connector)
+
+    def go_offline(self, seconds: float) -> None:
+        self._offline_until = time.monotonic() + seconds
+        self._wake.set()
+
+    def request_reboot(self) -> None:
+        self._reboot = True
+        self._wake.set()
+
+    # -- protocol ------------------------------------------------------------------------
+
+    async def boot_notification(self) -> None:
+        assert self.cp is not None
+        s = self.scenario
+        answer = await self.cp.call(
+            call.BootNotification(
+                charge_point_vendor=s.vendor,
+                charge_point_model=s.model,
+                firmware_version=s.firmware_version,
+                charge_point_serial_number=f"SN-{self.id}",
+            )
+        )
+        self.counters.boots += 1
+        if answer.interval and answer.interval > 0:
+            self.heartbeat_interval = float(answer.interval)
+
+    async def report(self, connector: int | None = None) -> None:
+        """StatusNotification for one connector, or all (None), while connected."""
+        cp = self.cp
+        if cp is None or not self.connected:
+            return
+        targets = list(self.connectors) if connector is None else [connector]
+        for n in targets:
+            state = self.connectors.get(n)
+            if state is None:
+                continue
+            await cp.call(
+                call.StatusNotification(
+                    connector_id=n,
+                    error_code=state.error_code,
+                    status=state.status,
+                    info=state.info or None,
+                    vendor_id=state.vendor_id or None,
+                    vendor_error_code=state.vendor_error_code or None,
+                )
+            )
+
+    # -- the connection loop -------------------------------------------------------------
+
+    async def run(self) -> None:
+        first = True
+        while True:
+            wait = self._offline_until - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            elif not first:
+                await asyncio.sleep(self.reconnect_delay * (0.5 + self.rng.random()))
+            try:
+                await self._session(boot=first or self._reboot)
+                first = False
+            except (OSError, websockets.InvalidHandshake, websockets.InvalidURI) as exc:
+                log.debug("station %s: cannot connect: %s", self.id, exc)
+            except _SEND_ERRORS as exc:
+                log.debug("station %s: session ended: %s", self.id, exc)
+                first = False
+
+    async def _session(self, boot: bool) -> None:
+        async with websockets.connect(
+            f"{self.url}/{self.id}", subprotocols=["ocpp1.6"], open_timeout=30
+        ) as ws:
+            cp = self.cp = SimulatedChargePoint(self, CountingConnection(ws, self.counters))
+            reader = asyncio.create_task(cp.start())
+            self.connected = True
+            self.counters.connected += 1
+            self._wake.clear()
+            try:
+                if boot:
+                    self._reboot = False
+                    await self.boot_notification()
+                    await self.report()
+                await self._live(reader)
+            finally:
+                self.connected = False
+                self.counters.connected -= 1
+                reader.cancel()
+                with contextlib.suppress(asyncio.CancelledError, *_SEND_ERRORS):
+                    await reader
+
+    async def _live(self, reader: asyncio.Task[None]) -> None:
+        """Heartbeats until the connection drops, an offline period starts or a reboot."""
+        assert self.cp is not None
+        while not reader.done():
+            wake = asyncio.create_task(self._wake.wait())
+            done, _ = await asyncio.wait(
+                {reader, wake}, timeout=self.heartbeat_interval, return_when="FIRST_COMPLETED"
+            )
+            wake.cancel()
+            if reader in done:
+                reader.result()  # raises ConnectionClosed: reconnect
+                return
+            if self._reboot or self._offline_until > time.monotonic():
+                self._wake.clear()
+                return  # leaving the `async with` closes the socket
+            if not done:
+                await self.cp.call(call.Heartbeat())
+
+
+# -- the fleet ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Simulator:
+    url: str
+    stations: int
+    connectors: int = 2
+    scenario: Scenario = field(default_factory=Scenario)
+    prefix: str = "SIM-"
+    connect_rate: float = 200.0
+    reconnect_delay: float = 2.0
+    counters: Counters = field(default_factory=Counters)
+
+    def __post_init__(self) -> None:
+        mode = self.scenario.random
+        self.rng = random.Random(mode.seed if mode else None)
+        self.fleet = {
+            station_id(self.prefix, n): SimStation(
+                station_id(self.prefix, n),
+                self.url.rstrip("/"),
+                self.connectors,
+                self.scenario,
+                self.counters,
+                random.Random(self.rng.random()),
+                self.reconnect_delay,
+            )
+            for n in range(1, self.stations + 1)
+        }
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Run until `stop` is set, then close every connection."""
+        started = time.monotonic()
+        try:
+            for i, station in enumerate(self.fleet.values()):
+                if stop.is_set():
+                    break
+                self._spawn(station.run())
+                if self.connect_rate > 0 and i % 10 == 9:
+                    await asyncio.sleep(10 / self.connect_rate)
+            self._spawn(self._timeline(started))
+            if self.scenario.random is not None:
+                self._spawn(self._random(self.scenario.random))
+            await stop.wait()
+        finally:
+            tasks = list(self._tasks)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _timeline(self, started: float) -> None:
+        scenario = self.scenario
+        if not scenario.events:
+            return
+        offset = 0.0
+        while True:
+            for event in scenario.events:
+                delay = started + offset + event.at - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                self.apply(event)
+            if scenario.repeat <= 0:
+                return
+            offset += scenario.repeat
+            await asyncio.sleep(max(0.0, started + offset - time.monotonic()))
+
+    def apply(self, event: Event) -> None:
+        station = self.fleet.get(event.station)
+        if station is None:
+            log.warning("scenario names station %s, which is not simulated", event.station)
+            return
+        if event.fault is not None:
+            self._spawn(self._fault(station, event.fault))
+        elif event.offline is not None:
+            station.go_offline(event.offline)
+        elif event.reboot:
+            station.request_reboot()
+
+    async def _fault(self, station: SimStation, fault: Fault) -> None:
+        if fault.connector not in station.connectors:
+            log.warning("station %s has no connector %d", station.id, fault.connector)
+            return
+        await station.set_connector(
+            fault.connector,
+            ConnectorState(
+                fault.status, fault.error_code, fault.vendor_id, fault.vendor_error_code, fault.info
+            ),
+        )
+        if fault.duration is not None:
+            await asyncio.sleep(fault.duration)
+            await station.set_connector(fault.connector, ConnectorState(fault.clear_status))
+
+    async def _session(self, station: SimStation, connector: int, seconds: float) -> None:
+        """One charging session on an idle, healthy connector."""
+        if station.connectors[connector] != ConnectorState():
+            return
+        for status, hold in (
+            ("Preparing", SESSION_STEP_SECONDS),
+            ("Charging", seconds),
+            ("Finishing", SESSION_STEP_SECONDS),
+        ):
+            if station.connectors[connector].error_code != NO_ERROR:
+                return  # a fault took over the connector
+            await station.set_connector(connector, ConnectorState(status))
+            await asyncio.sleep(hold)
+        if station.connectors[connector].error_code == NO_ERROR:
+            await station.set_connector(connector, ConnectorState())
+
+    async def _random(self, mode: RandomMode) -> None:
+        """Poisson arrivals over the whole fleet: one timer, whatever the fleet size."""
+        kinds: list[tuple[float, Callable[[SimStation], None]]] = [
+            (mode.faults_per_hour, self._random_fault),
+            (mode.offline_per_hour, self._random_offline),
+            (mode.reboots_per_hour, lambda s: s.request_reboot()),
+            (mode.sessions_per_hour, self._random_session),
+        ]
+        kinds = [(rate, act) for rate, act in kinds if rate > 0]
+        total = sum(rate for rate, _ in kinds) * len(self.fleet) / 3600
+        if total <= 0:
+            return
+        rng = self.rng
+        stations = list(self.fleet.values())
+        while True:
+            await asyncio.sleep(rng.expovariate(total))
+            station = rng.choice(stations)
+            if not station.connected:
+                continue
+            pick = rng.random() * sum(rate for rate, _ in kinds)
+            for rate, act in kinds:
+                pick -= rate
+                if pick <= 0:
+                    act(station)
+                    break
+
+    def _random_fault(self, station: SimStation) -> None:
+        mode = self.scenario.random
+        assert mode is not None
+        code = self.rng.choice(mode.error_codes)
+        fault = Fault(
+            connector=self.rng.randint(1, self.connectors),
+            error_code=code,
+            status=self.rng.choice(("Faulted", "Available")),
+            vendor_id="SimCharge",
+            vendor_error_code=f"E{self.rng.randint(100, 999)}",
+            duration=self.rng.uniform(*mode.fault_duration),
+        )
+        self._spawn(self._fault(station, fault))
+
+    def _random_offline(self, station: SimStation) -> None:
+        mode = self.scenario.random
+        assert mode is not None
+        station.go_offline(self.rng.uniform(*mode.offline_duration))
+
+    def _random_session(self, station: SimStation) -> None:
+        mode = self.scenario.random
+        assert mode is not None
+        connector = self.rng.randint(1, self.connectors)
+        self._spawn(self._session(station, connector, self.rng.uniform(*mode.session_duration)))
+
+
+# -- command line ------------------------------------------------------------------------------
+
+
+async def _progress(sim: Simulator, period: float, out: Any) -> None:
+    c = sim.counters
+    last_frames, last_time = 0, time.monotonic()
+    while True:
+        await asyncio.sleep(period)
+        now = time.monotonic()
+        frames = c.frames_sent + c.frames_received
+        rate = (frames - last_frames) / (now - last_time)
+        last_frames, last_time = frames, now
+        print(
+            f"simulate: {c.connected}/{sim.stations} stations connected, "
+            f"{rate:.1f} frames/s, {c.boots} boots, {c.triggers} triggers answered",
+            file=out,
+            flush=True,
+        )
+
+
+async def run_cli(args: argparse.Namespace, stop: asyncio.Event | None = None) -> None:
+    scenario = Scenario()
+    if args.scenario:
+        scenario = load_scenario(args.scenario, args.id_prefix)
+    sim = Simulator(
+        url=args.url,
+        stations=args.stations,
+        connectors=args.connectors,
+        scenario=scenario,
+        prefix=args.id_prefix,
+        connect_rate=getattr(args, "connect_rate", 200.0),
+    )
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    if args.duration > 0:
+        loop.call_later(args.duration, stop.set)
+    progress = asyncio.create_task(_progress(sim, getattr(args, "progress", 5.0), sys.stderr))
+    try:
+        await sim.run(stop)
+    finally:
+        progress.cancel()
+        c = sim.counters
+        print(
+            f"simulate: stopped; {c.frames_sent} frames sent, {c.frames_received} received",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+def main(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        asyncio.run(run_cli(args))
+    except ScenarioError as exc:
+        print(f"ocpp-exporter simulate: scenario error: {exc}", file=sys.stderr)
+        return 1
+    return 0

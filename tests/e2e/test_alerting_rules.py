@@ -1,0 +1,221 @@
+"""The shipped alerting/ files with the real promtool and amtool: rules, unit tests, routing."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from exporter.generate import rules as rules_module
+from exporter.knowledge import catalog as catalog_module
+
+ROOT = Path(__file__).resolve().parents[2]
+ALERTING = ROOT / "alerting"
+RECEIVERS = {"critical": "pager", "warning": "ticket", "info": "chat"}
+ANNOTATIONS = {"summary", "description", "resolution", "runbook_url"}
+
+
+def run(*args: str | Path, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(a) for a in args], cwd=cwd, capture_output=True, text=True, timeout=120
+    )
+
+
+def rule_files(root: Path = ROOT) -> list[Path]:
+    return sorted((root / "alerting" / "rules").glob("*.yml"))
+
+
+def alert_rules(root: Path = ROOT) -> dict[str, dict[str, Any]]:
+    out = {}
+    for path in rule_files(root):
+        for group in yaml.safe_load(path.read_text())["groups"]:
+            for rule in group["rules"]:
+                if "alert" in rule:
+                    assert rule["alert"] not in out, f"{rule['alert']} defined twice"
+                    out[rule["alert"]] = rule
+    return out
+
+
+def test_generated_files_are_committed_and_current() -> None:
+    result = run(sys.executable, "-m", "exporter", "generate", "--check")
+    assert result.returncode == 0, result.stderr
+    assert "alerting/rules/ocpp-connector-errors.yml" not in result.stderr
+
+
+def test_generate_check_names_a_stale_file(tmp_path: Path) -> None:
+    assert run(sys.executable, "-m", "exporter", "generate", "--root", tmp_path).returncode == 0
+    target = tmp_path / "alerting" / "rules" / "ocpp-connector-errors.yml"
+    target.write_text(target.read_text().replace("for: 0m", "for: 1m"))
+    result = run(sys.executable, "-m", "exporter", "generate", "--check", "--root", tmp_path)
+    assert result.returncode == 1
+    assert "alerting/rules/ocpp-connector-errors.yml" in result.stderr
+
+
+def test_promtool_accepts_the_rules_and_the_prometheus_config() -> None:
+    result = run("promtool", "check", "rules", *rule_files())
+    assert result.returncode == 0, result.stdout + result.stderr
+    result = run("promtool", "check", "config", ALERTING / "prometheus.yml")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "3 rule files found" in result.stdout
+
+
+def test_promtool_unit_tests_pass() -> None:
+    tests = sorted((ALERTING / "tests").glob("*.yml"))
+    assert {"ocpp-connectivity.test.yml", "ocpp-connector-errors.test.yml"} <= {
+        t.name for t in tests
+    }
+    result = run("promtool", "test", "rules", *tests)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("SUCCESS") == len(tests)
+
+
+def test_promtool_unit_tests_catch_a_wrong_rule(tmp_path: Path) -> None:
+    """The unit tests are able to fail: a rule that pages too early, or with the wrong steps."""
+    shutil.copytree(ALERTING, tmp_path / "alerting")
+    errors = tmp_path / "alerting" / "rules" / "ocpp-connector-errors.yml"
+    text = errors.read_text()
+    text = text.replace("for: 5m", "for: 3m", 1).replace("1. Read the vendorErrorCode", "1. Ask")
+    errors.write_text(text)
+    result = run("promtool", "test", "rules", *(tmp_path / "alerting" / "tests").glob("*.yml"))
+    assert result.returncode != 0
+    report = result.stdout + result.stderr
+    assert "alertname: OcppConnectorGroundFailure, time: 1m" in report  # the steps changed
+    assert "alertname: OcppConnectorInternalError, time: 5m" in report  # fired 2m early
+
+
+def test_every_alert_has_unit_tests_that_fire_and_stay_silent() -> None:
+    fired: set[str] = set()
+    silent: set[str] = set()
+    for path in (ALERTING / "tests").glob("*.yml"):
+        for group in yaml.safe_load(path.read_text())["tests"]:
+            for check in group.get("alert_rule_test", []):
+                (fired if check["exp_alerts"] else silent).add(check["alertname"])
+    alerts = set(alert_rules())
+    assert fired == alerts
+    assert silent == alerts
+
+
+def test_one_rule_per_catalog_entry_with_its_severity_for_and_steps() -> None:
+    catalog = catalog_module.load()
+    rules = alert_rules()
+    assert set(rules) == {entry.alert for entry in catalog.entries()}
+    for entry in catalog.entries():
+        rule = rules[entry.alert]
+        assert re.fullmatch(r"Ocpp[A-Z][A-Za-z]+", entry.alert)
+        assert rule["labels"] == {"severity": entry.severity}
+        assert rule["for"] == entry.alert_for
+        assert set(rule["annotations"]) == ANNOTATIONS
+        assert rule["annotations"]["resolution"] == entry.resolution_text()
+        assert rule["annotations"]["runbook_url"] == entry.runbook_url
+    for code in catalog_module.ERROR_CODES:
+        expr = rules[catalog_module.alert_name_for_error(code)]["expr"]
+        assert expr == rules_module.error_expr(code)
+        assert f'ocpp_connector_error{{error_code="{code}"}} == 1' in expr
+        # Counted once per station from its owner replica, with no `instance` in the labels.
+        assert expr.startswith("max by (station, site, connector, error_code) (")
+        assert "and on (instance, station)" in expr
+
+
+def test_runbook_urls_land_on_a_section_of_docs_alerts_md() -> None:
+    docs = (ROOT / "docs" / "alerts.md").read_text()
+    headings = {line[4:].strip().lower() for line in docs.splitlines() if line.startswith("### ")}
+    for name, rule in alert_rules().items():
+        anchor = rule["annotations"]["runbook_url"].rsplit("#", 1)[1]
+        assert anchor in headings, name
+        section = docs.split(f"### {name}\n", 1)[1].split("\n### ", 1)[0]
+        assert rule["annotations"]["resolution"] in section
+
+
+def test_station_offline_waits_out_restarts_and_firmware_updates() -> None:
+    rule = alert_rules()["OcppChargingStationOffline"]
+    assert catalog_module.parse_duration(rule["for"]) >= 600
+    assert "ocpp_station_firmware_update_in_progress == 1" in rule["expr"]
+    assert f"< {rules_module.FIRMWARE_SILENCE_SECONDS}" in rule["expr"]
+
+
+def test_catalog_overrides_reach_the_rules_and_their_tests(tmp_path: Path) -> None:
+    config = tmp_path / "config.yml"
+    config.write_text(
+        "catalog:\n"
+        "  runbook_base_url: https://wiki.example.org/ocpp\n"
+        "  overrides:\n"
+        "    GroundFailure: {severity: warning, for: 90s}\n"
+        "    station_offline: {for: 20m}\n"
+    )
+    result = run(
+        sys.executable, "-m", "exporter", "generate", "--config", config, "--root", tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    rules = alert_rules(tmp_path)
+    ground = rules["OcppConnectorGroundFailure"]
+    assert (ground["labels"]["severity"], ground["for"]) == ("warning", "90s")
+    assert ground["annotations"]["runbook_url"] == (
+        "https://wiki.example.org/ocpp#ocppconnectorgroundfailure"
+    )
+    assert rules["OcppChargingStationOffline"]["for"] == "20m"
+    tests = sorted((tmp_path / "alerting" / "tests").glob("*.yml"))
+    result = run("promtool", "test", "rules", *tests)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_amtool_accepts_the_alertmanager_config() -> None:
+    result = run("amtool", "check-config", ALERTING / "alertmanager.yml")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert " - 2 inhibit rules" in result.stdout
+    assert " - 3 receivers" in result.stdout
+
+
+def route(*labels: str) -> str:
+    result = run(
+        "amtool",
+        "config",
+        "routes",
+        "test",
+        f"--config.file={ALERTING / 'alertmanager.yml'}",
+        *labels,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout.strip()
+
+
+@pytest.mark.parametrize(("severity", "receiver"), sorted(RECEIVERS.items()))
+def test_each_severity_routes_to_its_receiver(severity: str, receiver: str) -> None:
+    assert route(f"severity={severity}", "alertname=OcppSomething", "site=depot") == receiver
+
+
+def test_an_alert_without_severity_still_reaches_a_human() -> None:
+    assert route("alertname=Watchdog") == "ticket"
+
+
+def test_every_generated_alert_routes_by_its_severity() -> None:
+    for name, rule in alert_rules().items():
+        severity = rule["labels"]["severity"]
+        assert route(f"alertname={name}", f"severity={severity}", "site=s") == RECEIVERS[severity]
+
+
+def test_inhibit_rules_match_the_labels_the_alerts_carry() -> None:
+    config = yaml.safe_load((ALERTING / "alertmanager.yml").read_text())
+    inhibit = {
+        (tuple(r["source_matchers"]), tuple(r["target_matchers"])): r["equal"]
+        for r in config["inhibit_rules"]
+    }
+    controller = ('alertname="OcppControllerOffline"',)
+    station = ('alertname="OcppChargingStationOffline"',)
+    assert set(inhibit[controller, station]) == {"site", "controller"}
+    assert set(inhibit[station, ('alertname=~"OcppConnector.+"',)]) == {"site", "station"}
+    # The matched labels come from the expressions' series (see the promtool tests for the
+    # exact label sets): station offline carries controller, connector errors carry station.
+    rules = alert_rules()
+    assert rules["OcppChargingStationOffline"]["expr"].startswith(
+        "max by (station, site, controller) (ocpp_station_connected) == 0"
+    )
+    assert rules["OcppControllerOffline"]["expr"].startswith(
+        "max by (controller, site) (ocpp_controller_up)"
+    )
+    assert config["route"]["group_by"] == ["alertname", "site"]

@@ -1,0 +1,542 @@
+"""State that survives restarts: the SQLite store in --state-dir, in-process and with the real
+exporter as a subprocess killed with SIGKILL, and graceful SIGTERM shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import aiohttp
+import pytest
+import websockets
+from prometheus_client.parser import text_string_to_metric_families
+
+from exporter import service
+from exporter.persistence.store import (
+    FILENAME,
+    READ_ONLY,
+    StateStore,
+    TrackedFleet,
+    encode,
+    station_mutators,
+)
+from exporter.state.counters import Stats
+from exporter.state.fleet import ActiveError, Fleet, Placement, StationInfo
+from tests.conftest import eventually, samples
+from tests.conftest import test_config as make_config
+from tests.support.ocpp_station import connect_station
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def test_round_trip_keeps_errors_since_and_statuses(tmp_path):
+    fleet = TrackedFleet({"CP-1": Placement("depot", "ctl-1")}, now=100.0)
+    store = StateStore(tmp_path, fleet, Stats())
+    store.open()
+    fleet.connect("CP-1", 110.0)
+    fleet.boot("CP-1", StationInfo(vendor="ACME", model="W1", ocpp_version="1.6"), 111.0)
+    fleet.report_status(
+        "CP-1", "1", "Faulted", ActiveError("GroundFailure", 112.0, "Faulted"), 112.0
+    )
+    fleet.report_status("CP-1", "2", "Available", None, 113.0)
+    fleet.connect("CP-X", 114.0)  # not in the inventory
+    fleet.seen("CP-1", 120.0)
+    assert await store.flush() == 2
+    assert await store.flush() == 0  # nothing changed since
+    store.close()
+
+    restored = TrackedFleet(
+        {"CP-1": Placement("depot", "ctl-1"), "CP-2": Placement("depot", "")}, now=500.0
+    )
+    again = StateStore(tmp_path, restored, Stats())
+    again.open()
+    assert again.restore() == 2
+    cp1 = restored.stations["CP-1"]
+    assert not cp1.connected and cp1.site == "depot" and cp1.controller == "ctl-1"
+    assert cp1.last_seen == 120.0
+    assert cp1.offline_since == 120.0  # it was connected when the store was last written
+    assert cp1.info.vendor == "ACME"
+    assert cp1.connectors["1"].errors["GroundFailure"].since == 112.0
+    assert cp1.connectors["1"].status == "Faulted"
+    assert cp1.connectors["2"].status == "Available" and not cp1.connectors["2"].errors
+    assert restored.stations["CP-X"].site == "unassigned"
+    assert restored.stations["CP-2"].offline_since == 500.0
+    # the same code reported again after the restart keeps its first `since`
+    restored.report_status(
+        "CP-1", "1", "Faulted", ActiveError("GroundFailure", 600.0, "Faulted"), 600.0
+    )
+    assert cp1.connectors["1"].errors["GroundFailure"].since == 112.0
+    again.close()
+
+
+async def test_station_removed_from_inventory_is_not_restored(tmp_path):
+    fleet = TrackedFleet({"CP-1": Placement("depot", "")})
+    store = StateStore(tmp_path, fleet, Stats())
+    store.open()
+    fleet.connect("CP-1", 1.0)
+    await store.flush()
+    store.close()
+    restored = TrackedFleet({})
+    again = StateStore(tmp_path, restored, Stats())
+    again.open()
+    assert again.restore() == 0 and "CP-1" not in restored.stations
+    again.close()
+
+
+async def test_unreadable_store_is_moved_aside(tmp_path):
+    (tmp_path / FILENAME).write_bytes(b"this is not a database" * 100)
+    store = StateStore(tmp_path, TrackedFleet({}), Stats())
+    store.open()
+    assert store.restore() == 0
+    assert list(tmp_path.glob(f"{FILENAME}.unreadable-*"))
+    store.close()
+
+
+async def test_in_process_restart(exporter_factory, tmp_path):
+    config = replace(make_config(), state_dir=str(tmp_path))
+    running = await exporter_factory(config)
+    station = await running.station("CP-1")
+    await station.boot()
+    await station.status(2, "Faulted", "OverCurrentFailure")
+    since = running.svc.fleet.stations["CP-1"].connectors["2"].errors["OverCurrentFailure"].since
+    await station.close()
+    svc = running.svc
+    # stop the OCPP app the way SIGTERM does: sessions close, then the store flushes on cleanup
+    await svc.ocpp_app.shutdown()
+    await svc.ocpp_app.cleanup()
+    fresh = service.build(config)
+    restored = fresh.fleet.stations["CP-1"]
+    assert restored.connectors["2"].errors["OverCurrentFailure"].since == since
+    assert not restored.connected
+    fresh.store.close()
+
+
+def reopen(tmp_path, fleet: TrackedFleet) -> StateStore:
+    store = StateStore(tmp_path, fleet, Stats())
+    store.open()
+    store.restore()
+    return store
+
+
+def stored_ids(state_dir: Path) -> set[str]:
+    db = sqlite3.connect(f"file:{state_dir / FILENAME}?mode=ro", uri=True)
+    try:
+        return {row[0] for row in db.execute("SELECT id FROM stations")}
+    finally:
+        db.close()
+
+
+async def test_v201_sources_survive_a_restart_and_clear_independently(tmp_path):
+    fleet = TrackedFleet({"CP-1": Placement("depot", "")})
+    store = reopen(tmp_path, fleet)
+    fleet.connect("CP-1", 10.0)
+    fleet.raise_from("CP-1", "1", "Cable.Temp", ActiveError("HighTemperature", 11.0, ""), 11.0)
+    fleet.raise_from("CP-1", "1", "Board.Temp", ActiveError("HighTemperature", 12.0, ""), 12.0)
+    fleet.raise_from("CP-1", "2", "Ground.Fault", ActiveError("GroundFailure", 13.0, ""), 13.0)
+    await store.flush()
+    store.close()
+
+    restored = TrackedFleet({"CP-1": Placement("depot", "")})
+    again = reopen(tmp_path, restored)
+    c1 = restored.stations["CP-1"].connectors["1"]
+    assert set(c1.sources) == {"Cable.Temp", "Board.Temp"}
+    assert c1.errors["HighTemperature"].since == 11.0
+    # a clear after the restart finds the source that raised it ...
+    assert restored.clear_from("CP-1", "2", "Ground.Fault") is not None
+    assert not restored.stations["CP-1"].connectors["2"].errors
+    # ... two sources behind one code still clear independently ...
+    restored.clear_from("CP-1", "1", "Cable.Temp")
+    assert c1.errors["HighTemperature"].since == 12.0
+    # ... and a new source raised on the connector keeps what was restored
+    restored.raise_from("CP-1", "1", "Door.Open", ActiveError("OtherError", 20.0, ""), 20.0)
+    assert set(c1.errors) == {"HighTemperature", "OtherError"}
+    await again.flush()
+    again.close()
+
+    third = TrackedFleet({"CP-1": Placement("depot", "")})
+    reopen(tmp_path, third).close()
+    assert set(third.stations["CP-1"].connectors["1"].sources) == {"Board.Temp", "Door.Open"}
+    assert not third.stations["CP-1"].connectors["2"].errors
+
+
+async def test_rows_written_without_sources_restore_their_errors(tmp_path):
+    fleet = TrackedFleet({"CP-1": Placement("depot", "")})
+    store = reopen(tmp_path, fleet)
+    fleet.raise_from("CP-1", "1", "Cable.Temp", ActiveError("HighTemperature", 11.0, ""), 11.0)
+    await store.flush()
+    store.close()
+    # rewrite the row the way the store wrote it before sources were stored
+    db = sqlite3.connect(tmp_path / FILENAME)
+    state = json.loads(db.execute("SELECT state FROM stations").fetchone()[0])
+    for connector in state["connectors"].values():
+        del connector["sources"]
+    db.execute("UPDATE stations SET state = ?", (json.dumps(state),))
+    db.commit()
+    db.close()
+
+    restored = TrackedFleet({"CP-1": Placement("depot", "")})
+    reopen(tmp_path, restored).close()
+    connector = restored.stations["CP-1"].connectors["1"]
+    assert connector.errors["HighTemperature"].since == 11.0 and not connector.sources
+
+
+async def test_forgotten_stations_are_deleted_and_not_restored(tmp_path):
+    fleet = TrackedFleet({"CP-1": Placement("depot", "")}, max_stations=3)
+    store = reopen(tmp_path, fleet)
+    for sid in ("CP-A", "CP-B"):
+        fleet.disconnect(sid, fleet.connect(sid, 1.0), 2.0)
+    fleet.disconnect("CP-1", fleet.connect("CP-1", 1.0), 2.0)
+    await store.flush()
+    assert stored_ids(tmp_path) == {"CP-1", "CP-A", "CP-B"}
+    assert fleet.forget(now=100.0, after=50.0) == ["CP-A", "CP-B"]
+    fleet.connect("CP-B", 101.0)  # came back before the flush: rewritten, not deleted
+    fleet.seen("CP-1", 102.0)
+    assert await store.flush() == 3
+    assert stored_ids(tmp_path) == {"CP-1", "CP-B"}
+    store.close()
+
+    restored = TrackedFleet({"CP-1": Placement("depot", "")}, max_stations=3)
+    again = reopen(tmp_path, restored)
+    assert set(restored.stations) == {"CP-1", "CP-B"}
+    restored.connect("CP-C", 200.0)  # the forgotten station no longer takes a slot
+    again.close()
+
+
+def test_every_public_fleet_method_is_tracked_or_read_only():
+    wrapped = set(station_mutators())
+    assert {
+        "clear_from",
+        "raise_from",
+        "finish_source_resync",
+        "finish_resync",
+        "abandon_resync",
+        "report_status",
+        "report_connector_status",
+        "firmware_status",
+        "registration",
+        "boot",
+        "disconnect",
+        "connect",
+        "seen",
+        "station",
+    } <= wrapped
+    for name in dir(Fleet):
+        if name.startswith("_") or not callable(getattr(Fleet, name)):
+            continue
+        assert (
+            name in READ_ONLY
+            or name in wrapped
+            or getattr(TrackedFleet, name) is not getattr(Fleet, name)
+        ), name
+
+
+async def test_every_mutator_marks_its_station_and_reaches_the_store(tmp_path):
+    fleet = TrackedFleet({"CP-1": Placement("depot", "")})
+    store = reopen(tmp_path, fleet)
+    error = ActiveError("GroundFailure", 5.0, "Faulted")
+    token = 0
+
+    def connect():
+        nonlocal token
+        token = fleet.connect("CP-1", 1.0)
+
+    steps = {
+        "connect": connect,
+        "boot": lambda: fleet.boot("CP-1", StationInfo(vendor="ACME"), 2.0),
+        "registration": lambda: fleet.registration("CP-1", "Accepted", 3.0),
+        "firmware_status": lambda: fleet.firmware_status("CP-1", "Installing", 4.0),
+        "report_status": lambda: fleet.report_status("CP-1", "1", "Faulted", error, 5.0),
+        "report_connector_status": lambda: fleet.report_connector_status(
+            "CP-1", "2", "Occupied", 6.0
+        ),
+        "raise_from": lambda: fleet.raise_from(
+            "CP-1", "2", "Door", ActiveError("OtherError", 7.0, ""), 7.0
+        ),
+        "clear_from": lambda: fleet.clear_from("CP-1", "2", "Door"),
+        "start_resync": lambda: fleet.start_resync("CP-1", 100.0),
+        "finish_resync": lambda: fleet.finish_resync("CP-1"),
+        "abandon_resync": lambda: fleet.abandon_resync("CP-1"),
+        "finish_source_resync": lambda: fleet.finish_source_resync("CP-1", "Faulted"),
+        "seen": lambda: fleet.seen("CP-1", 9.0),
+        "disconnect": lambda: fleet.disconnect("CP-1", token, 10.0),
+        "station": lambda: fleet.station("CP-1"),
+    }
+    assert set(steps) == set(station_mutators())
+    for name, step in steps.items():
+        await store.flush()
+        assert not fleet.dirty
+        step()
+        assert fleet.dirty == {"CP-1"}, name
+        # last_seen alone waits for the next periodic flush; everything else is written soon
+        assert fleet.changed.is_set() == (name != "seen"), name
+        assert await store.flush() == 1, name
+        db = sqlite3.connect(tmp_path / FILENAME)
+        stored = db.execute("SELECT state FROM stations WHERE id = 'CP-1'").fetchone()[0]
+        db.close()
+        assert stored == encode(fleet.stations["CP-1"]), name
+    store.close()
+
+
+async def test_unreadable_store_moves_aside_with_its_wal_and_shm(tmp_path):
+    path = tmp_path / FILENAME
+    path.write_bytes(b"this is not a database" * 100)
+    Path(f"{path}-wal").write_bytes(b"stale wal" * 100)
+    Path(f"{path}-shm").write_bytes(b"stale shm" * 100)
+    fleet = TrackedFleet({})
+    store = reopen(tmp_path, fleet)
+    [aside] = tmp_path.glob(f"{FILENAME}.unreadable-*[0-9]")
+    assert Path(f"{aside}-wal").read_bytes() == b"stale wal" * 100
+    assert Path(f"{aside}-shm").exists()  # an index SQLite rebuilds: moved, content irrelevant
+    assert not Path(f"{tmp_path / FILENAME}-wal").read_bytes().startswith(b"stale")
+    fleet.connect("CP-X", 1.0)
+    assert await store.flush() == 1
+    store.close()
+    assert stored_ids(tmp_path) == {"CP-X"}
+
+
+async def test_flush_loop_survives_unexpected_errors(tmp_path, monkeypatch):
+    fleet = TrackedFleet({})
+    stats = Stats()
+    store = StateStore(tmp_path, fleet, stats, min_interval=0.01, max_interval=0.05)
+    store.open()
+    real_write = store._write
+    failures = iter([RuntimeError("disk said no"), MemoryError("sort of")])
+
+    def flaky_write(*args):
+        failure = next(failures, None)
+        if failure is not None:
+            raise failure
+        return real_write(*args)
+
+    monkeypatch.setattr(store, "_write", flaky_write)
+    real_flush = store.flush
+    broken_once = [False]
+
+    async def flush_raising_once():
+        if not broken_once[0]:
+            broken_once[0] = True
+            raise KeyError("a bug outside the write")
+        return await real_flush()
+
+    monkeypatch.setattr(store, "flush", flush_raising_once)
+    task = asyncio.create_task(store._flush_forever())
+    try:
+        fleet.connect("CP-1", 1.0)
+
+        async def written():
+            assert stored_ids(tmp_path) == {"CP-1"}
+
+        await eventually(written, timeout=20)
+        # the station stayed dirty through the failed writes and was written once they stopped
+        assert stats.store_flushes["error"] == 3 and stats.store_flushes["ok"] >= 1
+        fleet.connect("CP-2", 2.0)
+
+        async def written_again():
+            assert stored_ids(tmp_path) == {"CP-1", "CP-2"}
+
+        await eventually(written_again, timeout=20)
+        assert not task.done()
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        store.close()
+
+
+# -- the real exporter as a subprocess ------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Exporter:
+    def __init__(self, tmp: Path, state_dir: Path) -> None:
+        self.ocpp_port = free_port()
+        self.metrics_port = free_port()
+        self.config = tmp / "config.yaml"
+        self.config.write_text(
+            "listen:\n"
+            f"  ocpp: 127.0.0.1:{self.ocpp_port}\n"
+            f"  metrics: 127.0.0.1:{self.metrics_port}\n"
+            "ocpp:\n  resync_window: 1s\n  call_timeout: 2s\n"
+            "inventory:\n  sites:\n    - name: depot\n      stations: [CP-1, CP-2]\n"
+        )
+        self.state_dir = state_dir
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.ocpp_port}/ocpp"
+
+    async def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "exporter",
+                "serve",
+                "--config",
+                str(self.config),
+                "--state-dir",
+                str(self.state_dir),
+            ],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+
+        async def ready():
+            assert self.proc.poll() is None, self.proc.stderr.read().decode()
+            try:
+                async with (
+                    aiohttp.ClientSession() as http,
+                    http.get(f"http://127.0.0.1:{self.metrics_port}/-/ready") as r,
+                ):
+                    assert r.status == 200
+            except aiohttp.ClientError as exc:
+                raise AssertionError(str(exc)) from None
+
+        await eventually(ready, timeout=30)
+
+    async def scrape(self) -> dict[str, list[tuple[dict[str, str], float]]]:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(f"http://127.0.0.1:{self.metrics_port}/metrics") as r,
+        ):
+            text = await r.text()
+        out: dict[str, list[tuple[dict[str, str], float]]] = {}
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                out.setdefault(sample.name, []).append((sample.labels, sample.value))
+        return out
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+@pytest.fixture
+def subprocess_exporter(tmp_path):
+    started: list[Exporter] = []
+
+    def make(state_dir: Path) -> Exporter:
+        e = Exporter(tmp_path, state_dir)
+        started.append(e)
+        return e
+
+    yield make
+    for e in started:
+        e.stop()
+        if e.proc is not None and e.proc.stderr is not None:
+            e.proc.stderr.close()
+
+
+def stored_error_codes(state_dir: Path, station: str) -> set[str]:
+    db = sqlite3.connect(f"file:{state_dir / FILENAME}?mode=ro", uri=True)
+    try:
+        row = db.execute("SELECT state FROM stations WHERE id = ?", (station,)).fetchone()
+    finally:
+        db.close()
+    if row is None:
+        return set()
+    connectors = json.loads(row[0])["connectors"]
+    return {e["code"] for c in connectors.values() for e in c["errors"]}
+
+
+async def test_errors_survive_kill_9_with_their_since(subprocess_exporter, tmp_path):
+    state_dir = tmp_path / "state"
+    first = subprocess_exporter(state_dir)
+    await first.start()
+    station = await connect_station(first.url, "CP-1")
+    await station.boot()
+    await station.status(1, "Faulted", "GroundFailure")
+    await station.status(2, "Available", "HighTemperature")
+
+    async def stored():
+        assert stored_error_codes(state_dir, "CP-1") == {"GroundFailure", "HighTemperature"}
+
+    await eventually(stored, timeout=15)
+    before = samples(
+        await first.scrape(), "ocpp_connector_error_since_timestamp_seconds", station="CP-1"
+    )
+    assert len(before) == 2
+    # keep the store busy with another station's changes, then SIGKILL in the middle of it
+    busy = await connect_station(first.url, "CP-2")
+    await busy.boot()
+    for n in range(30):
+        await busy.status(
+            3, "Faulted" if n % 2 else "Available", "WeakSignal" if n % 2 else "NoError"
+        )
+    os.kill(first.proc.pid, signal.SIGKILL)
+    first.proc.wait(10)
+    for s in (station, busy):
+        with contextlib.suppress(Exception):
+            await s.close()
+
+    db = sqlite3.connect(state_dir / FILENAME)
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    db.close()
+
+    second = subprocess_exporter(state_dir)
+    await second.start()
+    scrape = await second.scrape()
+    after = samples(scrape, "ocpp_connector_error_since_timestamp_seconds", station="CP-1")
+    assert sorted((lab["error_code"], val) for lab, val in after) == sorted(
+        (lab["error_code"], val) for lab, val in before
+    )
+    assert samples(scrape, "ocpp_station_connected", station="CP-1")[0][1] == 0
+    assert samples(scrape, "ocpp_station_info", station="CP-1", vendor="ACME")
+
+    # after the reconnect, the re-sync keeps what the station still reports, clears the rest
+    station = await connect_station(second.url, "CP-1")
+    station.current = {1: ("Faulted", "GroundFailure")}
+
+    async def resynced():
+        scrape = await second.scrape()
+        codes = {
+            lab["error_code"]: v
+            for lab, v in samples(
+                scrape, "ocpp_connector_error_since_timestamp_seconds", station="CP-1"
+            )
+        }
+        assert codes == {
+            "GroundFailure": dict((lab["error_code"], val) for lab, val in before)["GroundFailure"]
+        }
+
+    await eventually(resynced, timeout=20)
+    await station.close()
+
+
+async def test_sigterm_closes_sessions_with_1001_and_exits_0(subprocess_exporter, tmp_path):
+    exporter = subprocess_exporter(tmp_path / "state")
+    await exporter.start()
+    sockets = [
+        await websockets.connect(f"{exporter.url}/CP-{n}", subprotocols=["ocpp1.6"], proxy=None)
+        for n in (1, 2)
+    ]
+
+    async def both_connected():
+        scrape = await exporter.scrape()
+        assert sum(v for _, v in samples(scrape, "ocpp_station_connected")) == 2
+
+    await eventually(both_connected, timeout=15)
+    exporter.proc.send_signal(signal.SIGTERM)
+    for ws in sockets:
+        with pytest.raises(websockets.exceptions.ConnectionClosed) as closed:
+            while True:
+                await asyncio.wait_for(ws.recv(), 20)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
+    assert await asyncio.to_thread(exporter.proc.wait, 20) == 0
