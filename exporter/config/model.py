@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from exporter.config.security import OcppSecurity, WebSecurity, parse_ocpp_security, parse_web
+from exporter.durations import parse_duration
 from exporter.endpoint.peer_identity import IPNetwork, parse_networks
 
 T = TypeVar("T")
@@ -25,8 +26,6 @@ T = TypeVar("T")
 # newline through, and ids end up in labels and log lines).
 STATION_ID_RE = re.compile(r"[^/\x00-\x1f\x7f]{1,48}")
 SEVERITIES = ("critical", "warning", "info")
-_DURATION_RE = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
-_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 
 
 class ConfigError(Exception):
@@ -203,22 +202,6 @@ class Config:
     @cached_property
     def _site_index(self) -> Mapping[str, Site]:
         return {station: site for site in self.sites for station in site.stations}
-
-
-def parse_duration(value: Any) -> float:
-    """'30s', '5m', '1.5h', '250ms' or a bare number of seconds -> seconds."""
-    if isinstance(value, bool):
-        raise ValueError("expected a duration like '30s' or '5m', got a boolean")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    else:
-        match = _DURATION_RE.match(str(value).strip())
-        if not match:
-            raise ValueError(f"expected a duration like '30s' or '5m', got {value!r}")
-        seconds = float(match.group(1)) * _DURATION_UNITS[match.group(2)]
-    if seconds < 0:
-        raise ValueError(f"a duration cannot be negative, got {value!r}")
-    return seconds
 
 
 def parse_listen(value: Any) -> Listen:

@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from exporter.config.model import parse_duration
+from exporter.durations import parse_duration
 from exporter.generate import rules
 from exporter.knowledge.catalog import Catalog, Entry
 

@@ -14,7 +14,8 @@ from typing import Any
 
 import yaml
 
-from exporter.config.model import SEVERITIES, CatalogOverride, ConfigError, parse_duration
+from exporter.config.model import SEVERITIES, CatalogOverride, ConfigError
+from exporter.durations import parse_duration
 
 #: The OCPP 1.6 ChargePointErrorCode values besides NoError, in spec order.
 OCPP16_ERROR_CODES = (

@@ -35,7 +35,7 @@ from ocpp.v16.enums import (
     TriggerMessageStatus,
 )
 
-from exporter.config.model import parse_duration
+from exporter.durations import parse_duration
 
 log = logging.getLogger("exporter.simulator")
 

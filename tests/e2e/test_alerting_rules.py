@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from exporter.durations import parse_duration
 from exporter.generate import rules as rules_module
 from exporter.knowledge import catalog as catalog_module
 
@@ -134,7 +135,7 @@ def test_runbook_urls_land_on_a_section_of_docs_alerts_md() -> None:
 
 def test_station_offline_waits_out_restarts_and_firmware_updates() -> None:
     rule = alert_rules()["OcppChargingStationOffline"]
-    assert catalog_module.parse_duration(rule["for"]) >= 600
+    assert parse_duration(rule["for"]) >= 600
     assert "ocpp_station_firmware_update_in_progress == 1" in rule["expr"]
     assert f"< {rules_module.FIRMWARE_SILENCE_SECONDS}" in rule["expr"]
 
