@@ -189,14 +189,14 @@ def restore_station(fleet: Fleet, data: dict[str, Any]) -> bool:
             status_since=float(c.get("status_since", 0.0)),
             reported_at=float(c.get("reported_at", 0.0)),
         )
+        for e in c.get("errors", []):
+            error = ActiveError(**_pick(ActiveError, e))
+            connector.errors[error.code] = error
         for key, e in c.get("sources", {}).items():
             connector.sources[key] = ActiveError(**_pick(ActiveError, e))
         if connector.sources:
+            # 2.x: derived from the sources; a code keeps the `since` stored with it.
             rebuild_errors(connector)
-        else:  # 1.6, or a row written before sources were stored
-            for e in c.get("errors", []):
-                error = ActiveError(**_pick(ActiveError, e))
-                connector.errors[error.code] = error
         station.connectors[cid] = connector
     return True
 

@@ -143,6 +143,20 @@ def call(unique_id: str, action: str, payload: dict[str, Any]) -> str:
 
 Validator = Callable[[Any], Any]
 
+_LOCAL_REF = "#/definitions/"
+
+
+def resolved(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    """`node` itself, or the definition its `$ref` names. The 2.x schemas keep every enum in
+    `definitions` behind a `$ref`, so a relaxation has to edit the definition: popping `enum`
+    from the referring property would change nothing."""
+    ref = node.get("$ref")
+    if ref is None:
+        return node
+    if not ref.startswith(_LOCAL_REF):
+        raise ValueError(f"only local $refs are resolved, not {ref!r}")
+    return schema["definitions"][ref.removeprefix(_LOCAL_REF)]
+
 
 class Schemas:
     """Compiled request validators for one OCPP version, built lazily from the `ocpp` package's

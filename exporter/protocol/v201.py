@@ -14,7 +14,7 @@ from ocpp.v201.enums import ConnectorStatusEnumType
 from exporter.knowledge.catalog import UNKNOWN
 from exporter.protocol import v201_events
 from exporter.protocol.handler import Route, VersionHandler, now_iso
-from exporter.protocol.rpc import RpcError, Schemas
+from exporter.protocol.rpc import RpcError, Schemas, resolved
 from exporter.protocol.untrusted import clean
 from exporter.state.fleet import ActiveError, StationInfo
 
@@ -45,7 +45,8 @@ KNOWN_ACTIONS = frozenset(
 
 def _relax_status_notification(schema: dict[str, Any]) -> None:
     # A status outside the enum is still a report about the connector: record it as Unknown.
-    schema["properties"]["connectorStatus"].pop("enum", None)
+    # (connectorStatus is a $ref to ConnectorStatusEnumType, used by nothing else here.)
+    del resolved(schema, schema["properties"]["connectorStatus"])["enum"]
 
 
 def _relax_notify_event(schema: dict[str, Any]) -> None:

@@ -18,7 +18,7 @@ Callers pass `now` (Unix seconds) so that tests and replays are deterministic.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 UNASSIGNED_SITE = "unassigned"
 
@@ -307,16 +307,23 @@ class Fleet:
 
 
 def _derive_errors(connector: Connector) -> None:
-    """One active error per code: the earliest-raised of the sources behind it."""
+    """One active error per code: the earliest-raised of the sources behind it, carrying the
+    code's `since`. A code stays active (with its first `since`) as long as any source still
+    raises it, even after the source that raised it first has cleared."""
     errors: dict[str, ActiveError] = {}
     for error in connector.sources.values():
         current = errors.get(error.code)
         if current is None or error.since < current.since:
             errors[error.code] = error
+    for code, error in errors.items():
+        before = connector.errors.get(code)
+        if before is not None and before.since < error.since:
+            # A copy: the source keeps its own `since` for when it alone is left.
+            errors[code] = replace(error, since=before.since)
     connector.errors = errors
 
 
 def rebuild_errors(connector: Connector) -> None:
-    """Sets a 2.0.1 connector's `errors` from its `sources`, e.g. after loading them from the
-    state store."""
+    """Sets a 2.x connector's `errors` from its `sources`, e.g. after loading them from the
+    state store (with the stored `errors` already in place, codes keep their stored `since`)."""
     _derive_errors(connector)

@@ -4,6 +4,7 @@ a real exporter, read back through the real /metrics and notifications API."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -234,6 +235,7 @@ async def test_concurrent_problems_on_one_connector_clear_independently(exporter
             scrape, "ocpp_connector_error_info", station="CS-MULTI", error_code="GroundFailure"
         )
         assert ground[0][0]["info"] == "GroundIsolationProtection.Problem=true"
+        # Regression: the code keeps the RCD's since, not the second source's later time.
         assert (
             samples(
                 scrape,
@@ -241,8 +243,11 @@ async def test_concurrent_problems_on_one_connector_clear_independently(exporter
                 station="CS-MULTI",
                 error_code="GroundFailure",
             )[0][1]
-            >= since
+            == since
         )
+        notes = await exporter.notifications(kind="ocpp_error", station="CS-MULTI")
+        ground_note = next(n for n in notes if n["error_code"] == "GroundFailure")
+        assert datetime.fromisoformat(ground_note["since"]).timestamp() == int(since)
         await station.notify(
             event("GroundIsolationProtection", "Problem", "false", event_id=7),
             event("TemperatureSensor", "Temperature", "60", cleared=True, event_id=8),
@@ -254,6 +259,28 @@ async def test_concurrent_problems_on_one_connector_clear_independently(exporter
         await eventually(none_left)
     finally:
         await station.close()
+
+
+async def test_a_connector_status_outside_the_enum_is_recorded_as_unknown(exporter):
+    # Regression: the schema relaxation edited the property, not the $ref'd enum definition, so
+    # this was refused with PropertyConstraintViolation although the docs promise Unknown.
+    async with websockets.connect(f"{exporter.ocpp_url}/CS-ODD", subprotocols=["ocpp2.0.1"]) as ws:
+        status = {"timestamp": now(), "connectorStatus": "Charging", "evseId": 1, "connectorId": 1}
+        answer = await _rpc(ws, [2, "s1", "StatusNotification", status])
+        assert answer == [3, "s1", {}]
+
+        async def unknown():
+            scrape = await exporter.scrape()
+            statuses = samples(scrape, "ocpp_connector_status", station="CS-ODD")
+            assert [(lab["connector"], lab["status"]) for lab, _ in statuses] == [("1", "Unknown")]
+            violations = samples(
+                scrape,
+                "ocpp_exporter_schema_violations_total",
+                action="StatusNotification",
+            )
+            assert violations and violations[0][1] == 1
+
+        await eventually(unknown)
 
 
 async def test_faulted_status_yields_to_the_reported_cause(exporter):

@@ -153,9 +153,10 @@ async def test_v201_sources_survive_a_restart_and_clear_independently(tmp_path):
     # a clear after the restart finds the source that raised it ...
     assert restored.clear_from("CP-1", "2", "Ground.Fault") is not None
     assert not restored.stations["CP-1"].connectors["2"].errors
-    # ... two sources behind one code still clear independently ...
+    # ... two sources behind one code still clear independently, the code keeping its since ...
     restored.clear_from("CP-1", "1", "Cable.Temp")
-    assert c1.errors["HighTemperature"].since == 12.0
+    assert set(c1.sources) == {"Board.Temp"}
+    assert c1.errors["HighTemperature"].since == 11.0
     # ... and a new source raised on the connector keeps what was restored
     restored.raise_from("CP-1", "1", "Door.Open", ActiveError("OtherError", 20.0, ""), 20.0)
     assert set(c1.errors) == {"HighTemperature", "OtherError"}
@@ -165,6 +166,8 @@ async def test_v201_sources_survive_a_restart_and_clear_independently(tmp_path):
     third = TrackedFleet({"CP-1": Placement("depot", "")})
     reopen(tmp_path, third).close()
     assert set(third.stations["CP-1"].connectors["1"].sources) == {"Board.Temp", "Door.Open"}
+    # the code's since outlives the source that set it, across a restart too
+    assert third.stations["CP-1"].connectors["1"].errors["HighTemperature"].since == 11.0
     assert not third.stations["CP-1"].connectors["2"].errors
 
 

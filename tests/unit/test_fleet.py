@@ -114,7 +114,41 @@ def test_several_errors_per_connector_for_event_based_protocols():
     fleet.raise_from("CP", "1", "Leak.Problem", err("GroundFailure", now=3), now=3)
     assert codes(fleet) == {"1": ["GroundFailure", "HighTemperature"]}
     fleet.clear_from("CP", "1", "RCD.Tripped")
-    # Another source still reports a ground fault: the code stays, with that source's since.
-    assert fleet.stations["CP"].connectors["1"].errors["GroundFailure"].since == 3
+    # Another source still reports a ground fault: the code stays, with its first since.
+    assert fleet.stations["CP"].connectors["1"].errors["GroundFailure"].since == 1
     fleet.clear_from("CP", "1", "Leak.Problem")
     assert codes(fleet) == {"1": ["HighTemperature"]}
+
+
+def test_a_code_keeps_its_first_since_until_every_source_behind_it_clears():
+    # Regression: the code's since used to move to the second source's time when the first
+    # source cleared (docs/ocpp201.md promises the first since until both clear).
+    fleet = Fleet()
+    fleet.raise_from("CP", "1", "RCD.Tripped", err("GroundFailure", now=10), now=10)
+    fleet.raise_from(
+        "CP", "1", "GroundIsolationProtection.Problem", err("GroundFailure", now=20), now=20
+    )
+    fleet.clear_from("CP", "1", "RCD.Tripped")
+    error = fleet.stations["CP"].connectors["1"].errors["GroundFailure"]
+    assert error.since == 10
+    # The remaining source's details are shown, and its own since is untouched.
+    assert (
+        error
+        is not fleet.stations["CP"].connectors["1"].sources["GroundIsolationProtection.Problem"]
+    )
+    assert (
+        fleet.stations["CP"].connectors["1"].sources["GroundIsolationProtection.Problem"].since
+        == 20
+    )
+    # The same source raising again, and a third source joining, keep the code's since.
+    fleet.raise_from(
+        "CP", "1", "GroundIsolationProtection.Problem", err("GroundFailure", now=30), now=30
+    )
+    fleet.raise_from("CP", "1", "RCD.Tripped", err("GroundFailure", now=40), now=40)
+    fleet.clear_from("CP", "1", "GroundIsolationProtection.Problem")
+    assert fleet.stations["CP"].connectors["1"].errors["GroundFailure"].since == 10
+    # Once every source has cleared, the code is gone; raised again, it starts anew.
+    fleet.clear_from("CP", "1", "RCD.Tripped")
+    assert codes(fleet) == {"1": []}
+    fleet.raise_from("CP", "1", "RCD.Tripped", err("GroundFailure", now=50), now=50)
+    assert fleet.stations["CP"].connectors["1"].errors["GroundFailure"].since == 50
