@@ -17,7 +17,6 @@ import contextlib
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,14 +26,11 @@ from pathlib import Path
 
 import websockets
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.support.ports import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 ERRORS = ["GroundFailure", "HighTemperature", "OverCurrentFailure", "ConnectorLockFailure"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def rss_mib(pid: int) -> float:

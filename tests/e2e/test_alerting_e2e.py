@@ -17,12 +17,11 @@ from exporter.knowledge import catalog as catalog_module
 from tests.support.alerting_stack import (
     Webhook,
     alertmanager,
-    port_of,
     prometheus,
-    query,
     webhook_server,
 )
-from tests.conftest import Running, eventually
+from tests.support.in_process import Running
+from tests.support.waiting import eventually
 
 log = logging.getLogger(__name__)
 # Generous: two cores shared with other test runs, and Prometheus' first scrape and rule
@@ -38,7 +37,7 @@ async def test_ground_fault_pages_with_the_steps_then_resolves(
     async with (
         webhook_server() as hook,
         alertmanager(tmp_path / "am", hook.url) as am,
-        prometheus(tmp_path / "prom", exporter.metrics_port, port_of(am)) as prom,
+        prometheus(tmp_path / "prom", exporter.metrics_port, am.port) as prom,
     ):
         station = await exporter.station("CP-E2E")
         try:
@@ -47,7 +46,7 @@ async def test_ground_fault_pages_with_the_steps_then_resolves(
 
             async def scraped() -> None:
                 # The station is in Prometheus, so what follows measures the alert path only.
-                result = await query(prom, 'ocpp_station_connected{station="CP-E2E"} == 1')
+                result = await prom.query('ocpp_station_connected{station="CP-E2E"} == 1')
                 assert result, "station not scraped yet"
 
             await eventually(scraped, timeout=TIMEOUT, interval=0.2)

@@ -5,22 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import time
-from collections.abc import AsyncIterator
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-import yaml
 
 from exporter.config.model import Site, parse
 from exporter.knowledge import catalog as catalog_module
-from tests.conftest import eventually
-from tests.conftest import test_config as loopback_config
 from tests.support.grafana_dashboards import Query, load, panel, queries, render_format, substitute
+from tests.support.in_process import loopback_config
+from tests.support.prometheus import Prometheus, prometheus, scrape_only
+from tests.support.waiting import eventually
 
 # scripts/test installs the prometheus binary (Debian package) before running the suite.
 pytestmark = pytest.mark.slow
@@ -31,83 +28,6 @@ SITES = (
     Site("depot-north", ("CP-1", "CP-2", "CP-3", "CP-9"), controller="ctl-north", ems="ems-north"),
     Site("depot-south", ("CP-4",), controller="ctl-south"),
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Prometheus:
-    def __init__(self, url: str, http: aiohttp.ClientSession) -> None:
-        self.url = url
-        self.http = http
-
-    async def api(self, path: str, **params: Any) -> Any:
-        async with self.http.post(f"{self.url}/api/v1/{path}", data=params) as r:
-            body = await r.json()
-        assert body["status"] == "success", f"{path} {params.get('query')!r}: {body}"
-        return body["data"]
-
-    async def query(self, expr: str) -> list[dict[str, Any]]:
-        data = await self.api("query", query=expr)
-        assert data["resultType"] in {"vector", "scalar"}
-        return data["result"] if data["resultType"] == "vector" else [{"value": data["result"]}]
-
-    async def query_range(self, expr: str, start: float, step: float = 1) -> list[dict[str, Any]]:
-        data = await self.api(
-            "query_range", query=expr, start=f"{start:.3f}", end=f"{time.time():.3f}", step=step
-        )
-        assert data["resultType"] == "matrix"
-        return data["result"]
-
-
-@contextlib.asynccontextmanager
-async def prometheus(tmp_path: Path, *targets: str) -> AsyncIterator[Prometheus]:
-    config = tmp_path / "prometheus.yml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-                "scrape_configs": [
-                    {"job_name": "ocpp-exporter", "static_configs": [{"targets": list(targets)}]}
-                ],
-            }
-        )
-    )
-    port = _free_port()
-    proc = await asyncio.create_subprocess_exec(
-        "prometheus",
-        f"--config.file={config}",
-        f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-        f"--web.listen-address=127.0.0.1:{port}",
-        "--log.level=warn",
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        async with aiohttp.ClientSession() as http:
-
-            async def ready() -> None:
-                assert proc.returncode is None, "prometheus exited"
-                try:
-                    async with http.get(url + "/-/ready") as r:
-                        assert r.status == 200
-                except aiohttp.ClientError as exc:
-                    raise AssertionError(str(exc)) from exc
-
-            await eventually(ready, timeout=30, interval=0.2)
-            yield Prometheus(url, http)
-    finally:
-        if proc.returncode is None:
-            proc.terminate()
-            try:
-                await asyncio.wait_for(proc.wait(), 10)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
 
 
 def _rows(result: list[dict[str, Any]]) -> dict[tuple[str, ...], dict[str, Any]]:
@@ -124,7 +44,7 @@ def _rows(result: list[dict[str, Any]]) -> dict[tuple[str, ...], dict[str, Any]]
 async def test_every_dashboard_query_runs_against_real_prometheus(exporter_factory, tmp_path):
     running = await exporter_factory(replace(loopback_config(), sites=SITES))
     instance = f"127.0.0.1:{running.metrics_port}"
-    async with prometheus(tmp_path, instance) as prom:
+    async with prometheus(tmp_path, scrape_only(instance)) as prom:
         start = time.time()
         cp1, cp2, cp3, cp4 = [await running.station(s) for s in ("CP-1", "CP-2", "CP-3", "CP-4")]
         try:
@@ -361,7 +281,7 @@ async def test_dashboards_count_each_station_and_error_once_across_replicas(
     )
     a, b = await exporter_factory(cfg), await exporter_factory(cfg)
     inst_a, inst_b = (f"127.0.0.1:{r.metrics_port}" for r in (a, b))
-    async with prometheus(tmp_path, inst_a, inst_b) as prom:
+    async with prometheus(tmp_path, scrape_only(inst_a, inst_b)) as prom:
         start = time.time()
         beats = asyncio.create_task(_heartbeats_to(a))
         moving = await a.station("CP-MOVE")

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import yaml
 
-from tests.conftest import eventually, samples
 from tests.support.ocpp201_station import connect_station201, event
+from tests.support.scrape import samples
+from tests.support.waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 TEST_FILE = ROOT / "alerting" / "tests" / "ocpp201_test.yml"

@@ -7,7 +7,7 @@ import aiohttp
 import pytest
 
 from exporter.config import model as config_module
-from tests.conftest import test_config
+from tests.support.in_process import loopback_config
 
 
 def proxied_config(trusted: str):
@@ -20,7 +20,7 @@ def proxied_config(trusted: str):
         },
         "test.yml",
     )
-    base = test_config()
+    base = loopback_config()
     return config_module.Config(
         **{
             **parsed.__dict__,

@@ -16,8 +16,10 @@ import pytest
 import websockets
 
 from exporter.endpoint.peer_identity import parse_networks
-from tests.conftest import Running, eventually, test_config
-from tests.support.replica_cluster import HAPROXY_CFG, free_port
+from tests.support.in_process import Running, loopback_config
+from tests.support.ports import free_port
+from tests.support.replica_cluster import HAPROXY_CFG
+from tests.support.waiting import eventually
 
 
 def openssl(*args: str, cwd: Path) -> None:
@@ -68,7 +70,7 @@ def tls_haproxy_cfg(d: Path) -> Path:
 @pytest.fixture
 async def behind_tls(exporter_factory, tmp_path) -> AsyncIterator[tuple[Running, int, Path]]:
     make_pki(tmp_path)
-    running = await exporter_factory(test_config(trusted_proxies=parse_networks(["127.0.0.1"])))
+    running = await exporter_factory(loopback_config(trusted_proxies=parse_networks(["127.0.0.1"])))
     port = free_port()
     env = {
         **os.environ,

@@ -17,9 +17,11 @@ import pytest
 from exporter.config.model import Device, PowerLimitSource, Probe, Site, parse
 from exporter.devices.probes import Prober, check_http, check_tcp, fetch_power_limit
 from exporter.state.sites import EMS, Sites
-from tests.conftest import Running, eventually, samples
-from tests.conftest import test_config as exporter_config
+from tests.support.in_process import Running
+from tests.support.in_process import loopback_config as exporter_config
+from tests.support.scrape import samples
 from tests.support.site_targets import Target
+from tests.support.waiting import eventually
 
 STALE = 1.5
 CHECK = {"interval": 0.25, "timeout": 0.25}

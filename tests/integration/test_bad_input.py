@@ -9,7 +9,9 @@ import socket
 import aiohttp
 import pytest
 
-from tests.conftest import eventually, samples, test_config
+from tests.support.in_process import loopback_config
+from tests.support.scrape import samples
+from tests.support.waiting import eventually
 
 
 async def raw(running, station_id="RAW-1", protocols=("ocpp1.6",)):
@@ -96,7 +98,7 @@ async def test_frames_without_a_readable_id_are_counted_not_answered(exporter, f
 
 
 async def test_oversized_frame_closes_with_1009_and_other_stations_are_untouched(exporter_factory):
-    running = await exporter_factory(test_config(max_frame_bytes=1024))
+    running = await exporter_factory(loopback_config(max_frame_bytes=1024))
     bystander = await running.station("GOOD-1")
     await bystander.status(1, "Available", "GroundFailure")
     http, ws = await raw(running, "BAD-1")
@@ -161,7 +163,7 @@ async def test_upgrades_are_refused_before_the_handshake(exporter, path, protoco
 
 async def test_a_half_open_connection_is_detected_and_closed(exporter_factory):
     """A peer that completed the handshake and then went silent (no pongs, no frames)."""
-    running = await exporter_factory(test_config(ping_interval=0.3, ping_timeout=0.5))
+    running = await exporter_factory(loopback_config(ping_interval=0.3, ping_timeout=0.5))
     sock = socket.create_connection(("127.0.0.1", running.ocpp_port))
     sock.sendall(
         b"GET /ocpp/SILENT HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -188,7 +190,7 @@ async def test_a_half_open_connection_is_detected_and_closed(exporter_factory):
 
 async def test_a_station_that_answers_pings_but_sends_no_heartbeat_goes_stale(exporter_factory):
     running = await exporter_factory(
-        test_config(heartbeat_interval=0.5, heartbeat_timeout=1.0, ping_interval=0.2)
+        loopback_config(heartbeat_interval=0.5, heartbeat_timeout=1.0, ping_interval=0.2)
     )
     http, ws = await raw(running, "QUIET")  # aiohttp's client answers pings by itself
     try:

@@ -9,7 +9,7 @@ import aiohttp
 from ocpp.v16.enums import ChargePointErrorCode
 
 from exporter.knowledge import catalog
-from tests.conftest import samples
+from tests.support.scrape import samples
 
 
 def test_every_ocpp16_code_but_no_error_plus_unknown_is_in_the_catalog():

@@ -21,7 +21,6 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from prometheus_client.parser import text_string_to_metric_families
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
@@ -29,7 +28,8 @@ from exporter import service
 from exporter.config.model import Limits
 from exporter.persistence.store import encode
 from exporter.protocol import v16
-from tests.conftest import test_config as make_config
+from tests.support.in_process import loopback_config as make_config
+from tests.support.scrape import Scrape, fetch_blocking
 
 SPEC_ERROR_CODES = {
     "NotImplemented",
@@ -79,15 +79,8 @@ class Live:
         state.pop("last_seen")  # pongs move it; everything else must stay
         return state
 
-    def scrape(self) -> dict[str, list[tuple[dict[str, str], float]]]:
-        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
-        with urllib.request.urlopen(url, timeout=10) as r:
-            text = r.read().decode()
-        out: dict[str, list[tuple[dict[str, str], float]]] = {}
-        for family in text_string_to_metric_families(text):
-            for sample in family.samples:
-                out.setdefault(sample.name, []).append((sample.labels, sample.value))
-        return out
+    def scrape(self) -> Scrape:
+        return fetch_blocking(f"http://127.0.0.1:{self.metrics_port}")
 
 
 @pytest.fixture(scope="module")

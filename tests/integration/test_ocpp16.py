@@ -9,7 +9,9 @@ from dataclasses import replace
 from ocpp.v16 import call
 
 from exporter.config.model import Site
-from tests.conftest import eventually, samples, test_config
+from tests.support.in_process import loopback_config
+from tests.support.scrape import samples
+from tests.support.waiting import eventually
 
 
 def error_series(scrape, station):
@@ -268,7 +270,7 @@ async def test_configured_stations_exist_before_connecting_and_others_are_unassi
     exporter_factory,
 ):
     config = replace(
-        test_config(), sites=(Site("depot-north", ("CP-A",), controller="ctrl-north"),)
+        loopback_config(), sites=(Site("depot-north", ("CP-A",), controller="ctrl-north"),)
     )
     running = await exporter_factory(config)
     scrape = await running.scrape()
@@ -316,7 +318,7 @@ async def test_without_authentication_an_inventory_does_not_lock_out_other_stati
     parsed = config_module.parse(
         {"inventory": {"sites": [{"name": "north", "stations": ["CP-IN"]}]}}, "test.yml"
     )
-    base = test_config()
+    base = loopback_config()
     running = await exporter_factory(
         replace(
             parsed, ocpp_listen=base.ocpp_listen, metrics_listen=base.metrics_listen, ocpp=base.ocpp

@@ -14,8 +14,9 @@ from ocpp.v201 import call
 
 from exporter.protocol import v201_events
 from exporter.protocol.v201_events import COMPONENT_CODES, PROBLEM_VARIABLES, VARIABLE_CODES
-from tests.conftest import eventually, samples
 from tests.support.ocpp201_station import connect_station201, event, now
+from tests.support.scrape import samples
+from tests.support.waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,7 +8,6 @@ import base64
 import contextlib
 import json
 import logging
-import socket
 import ssl
 import subprocess
 from collections.abc import AsyncIterator
@@ -21,9 +20,11 @@ from ocpp.v16 import call
 
 from exporter.config.model import Config, Limits, RelaySettings, RelayTls
 from exporter.state.relay_legs import UpstreamLegs
-from tests.conftest import eventually, samples
-from tests.conftest import test_config as base_config
+from tests.support.in_process import loopback_config as base_config
+from tests.support.ports import free_port
 from tests.support.relay_csms import Csms, recording_station, stop_station
+from tests.support.scrape import samples
+from tests.support.waiting import eventually
 
 
 def relay_config(upstream_url: str, limits: Limits | None = None, **relay: Any) -> Config:
@@ -164,14 +165,8 @@ async def test_boot_answer_of_the_central_system_is_learned(exporter_factory, cs
         await stop_station(station)
 
 
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 async def test_unreachable_upstream_refuses_the_upgrade_with_502(exporter_factory):
-    relay = await exporter_factory(relay_config(f"ws://127.0.0.1:{closed_port()}/ocpp"))
+    relay = await exporter_factory(relay_config(f"ws://127.0.0.1:{free_port()}/ocpp"))
     with pytest.raises(websockets.InvalidStatus) as refused:
         await websockets.connect(f"{relay.ocpp_url}/CP-orphan", subprotocols=["ocpp1.6"])
     assert refused.value.response.status_code == 502
@@ -380,7 +375,7 @@ async def test_relay_shutdown_closes_both_legs(csms):
 
 
 async def test_refusal_tells_the_station_nothing_internal(exporter_factory, csms, caplog):
-    port = closed_port()
+    port = free_port()
     relay = await exporter_factory(relay_config(f"ws://127.0.0.1:{port}/ocpp"))
     with (
         caplog.at_level(logging.WARNING, logger="exporter.ocpp.relay"),

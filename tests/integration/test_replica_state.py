@@ -13,7 +13,9 @@ from exporter.config import model as config
 from exporter.config.model import ConfigError, Limits
 from exporter.endpoint.peer_identity import is_trusted, parse_networks
 from exporter.state.fleet import ActiveError, Fleet, Placement
-from tests.conftest import eventually, samples, test_config
+from tests.support.in_process import loopback_config
+from tests.support.scrape import samples
+from tests.support.waiting import eventually
 
 # -- forgetting ---------------------------------------------------------------------------------
 
@@ -46,7 +48,7 @@ def test_a_forgotten_station_that_comes_back_starts_afresh():
 
 
 async def test_the_exporter_forgets_a_station_that_left(exporter_factory):
-    cfg = test_config(ping_interval=0.5, ping_timeout=0.5)
+    cfg = loopback_config(ping_interval=0.5, ping_timeout=0.5)
     cfg = replace(cfg, limits=replace(Limits(), forget_unknown_after=1.0))
     running = await exporter_factory(cfg)
     station = await running.station("CP-LEFT")
@@ -97,7 +99,7 @@ def test_trusted_proxies_are_parsed_and_matched():
 
 
 async def session_peer(exporter_factory, trusted: list[str], headers: dict[str, str]):
-    cfg = test_config(trusted_proxies=parse_networks(trusted))
+    cfg = loopback_config(trusted_proxies=parse_networks(trusted))
     running = await exporter_factory(cfg)
     async with websockets.connect(
         f"{running.ocpp_url}/CP-CERT", subprotocols=["ocpp1.6"], additional_headers=headers

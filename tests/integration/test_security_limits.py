@@ -12,8 +12,9 @@ import websockets
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from exporter.config.model import Limits
-from tests.conftest import eventually, samples
-from tests.conftest import test_config as make_config
+from tests.support.in_process import loopback_config as make_config
+from tests.support.scrape import samples
+from tests.support.waiting import eventually
 
 
 async def raw(running: Any, station_id: str):

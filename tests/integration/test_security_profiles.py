@@ -20,9 +20,10 @@ from exporter.config.model import Site
 from exporter.config.security import OcppSecurity, TlsFiles, WebSecurity
 from exporter.security.passwords import hash_password
 from tests.support.certs import CertificateAuthority
-from tests.conftest import eventually, samples
-from tests.conftest import test_config as make_config
+from tests.support.in_process import loopback_config as make_config
 from tests.support.ocpp_station import TestStation
+from tests.support.scrape import samples
+from tests.support.waiting import eventually
 
 PASSWORDS = {"CP-1": "correct horse battery", "CP-2": "staple"}
 

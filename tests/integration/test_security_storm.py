@@ -9,7 +9,7 @@ from typing import Any
 
 import websockets
 
-from tests.conftest import eventually
+from tests.support.waiting import eventually
 
 STATIONS = 1000
 

@@ -21,7 +21,9 @@ from exporter.simulator.fleet import (
     load_scenario,
     parse_scenario,
 )
-from tests.conftest import Running, eventually, samples
+from tests.support.in_process import Running
+from tests.support.scrape import samples
+from tests.support.waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,7 +8,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -18,7 +17,6 @@ from pathlib import Path
 import aiohttp
 import pytest
 import websockets
-from prometheus_client.parser import text_string_to_metric_families
 
 from exporter import service
 from exporter.persistence.store import (
@@ -31,9 +29,11 @@ from exporter.persistence.store import (
 )
 from exporter.state.counters import Stats
 from exporter.state.fleet import ActiveError, Fleet, Placement, StationInfo
-from tests.conftest import eventually, samples
-from tests.conftest import test_config as make_config
+from tests.support.in_process import loopback_config as make_config
 from tests.support.ocpp_station import connect_station
+from tests.support.ports import free_port
+from tests.support.scrape import Scrape, fetch, samples
+from tests.support.waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -358,12 +358,6 @@ async def test_flush_loop_survives_unexpected_errors(tmp_path, monkeypatch):
 # -- the real exporter as a subprocess ------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Exporter:
     def __init__(self, tmp: Path, state_dir: Path) -> None:
         self.ocpp_port = free_port()
@@ -413,17 +407,8 @@ class Exporter:
 
         await eventually(ready, timeout=30)
 
-    async def scrape(self) -> dict[str, list[tuple[dict[str, str], float]]]:
-        async with (
-            aiohttp.ClientSession() as http,
-            http.get(f"http://127.0.0.1:{self.metrics_port}/metrics") as r,
-        ):
-            text = await r.text()
-        out: dict[str, list[tuple[dict[str, str], float]]] = {}
-        for family in text_string_to_metric_families(text):
-            for sample in family.samples:
-                out.setdefault(sample.name, []).append((sample.labels, sample.value))
-        return out
+    async def scrape(self) -> Scrape:
+        return await fetch(f"http://127.0.0.1:{self.metrics_port}")
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

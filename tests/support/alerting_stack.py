@@ -3,28 +3,23 @@ configured from the shipped alerting/ files, and a webhook server standing in fo
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import glob
-import socket
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import yaml
 from aiohttp import web
 
+from tests.support.ports import free_port
+from tests.support.prometheus import Prometheus, Server, run_binary
+from tests.support.prometheus import prometheus as prometheus_server
+
 ROOT = Path(__file__).resolve().parents[2]
 ALERTING = ROOT / "alerting"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -109,49 +104,6 @@ def prometheus_config(metrics_port: int, alertmanager_port: int) -> dict[str, An
     return config
 
 
-@dataclass
-class Server:
-    url: str
-    process: asyncio.subprocess.Process
-    log: Path
-
-
-async def _wait_ready(server: Server, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    async with aiohttp.ClientSession() as http:
-        while True:
-            if server.process.returncode is not None:
-                raise RuntimeError(f"exited early:\n{server.log.read_text()[-3000:]}")
-            with contextlib.suppress(aiohttp.ClientError):
-                async with http.get(server.url + "/-/ready") as r:
-                    if r.status == 200:
-                        return
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{server.url} not ready:\n{server.log.read_text()[-3000:]}")
-            await asyncio.sleep(0.1)
-
-
-@contextlib.asynccontextmanager
-async def run_binary(name: str, args: list[str], port: int, workdir: Path) -> AsyncIterator[Server]:
-    log = workdir / f"{name}.log"
-    with log.open("wb") as out:
-        process = await asyncio.create_subprocess_exec(
-            name, *args, stdout=out, stderr=asyncio.subprocess.STDOUT
-        )
-    server = Server(f"http://127.0.0.1:{port}", process, log)
-    try:
-        await _wait_ready(server)
-        yield server
-    finally:
-        if process.returncode is None:
-            process.terminate()
-            try:
-                await asyncio.wait_for(process.wait(), 15)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
-
-
 @contextlib.asynccontextmanager
 async def alertmanager(workdir: Path, webhook_url: str) -> AsyncIterator[Server]:
     workdir.mkdir(parents=True, exist_ok=True)
@@ -171,29 +123,7 @@ async def alertmanager(workdir: Path, webhook_url: str) -> AsyncIterator[Server]
 @contextlib.asynccontextmanager
 async def prometheus(
     workdir: Path, metrics_port: int, alertmanager_port: int
-) -> AsyncIterator[Server]:
-    workdir.mkdir(parents=True, exist_ok=True)
-    config = workdir / "prometheus.yml"
-    config.write_text(yaml.safe_dump(prometheus_config(metrics_port, alertmanager_port)))
-    port = free_port()
-    args = [
-        f"--config.file={config}",
-        f"--storage.tsdb.path={workdir / 'data'}",
-        f"--web.listen-address=127.0.0.1:{port}",
-    ]
-    async with run_binary("prometheus", args, port, workdir) as server:
-        yield server
-
-
-async def query(server: Server, promql: str) -> list[dict[str, Any]]:
-    async with (
-        aiohttp.ClientSession() as http,
-        http.get(server.url + "/api/v1/query", params={"query": promql}) as r,
-    ):
-        body = await r.json()
-    assert body["status"] == "success", body
-    return body["data"]["result"]
-
-
-def port_of(server: Server) -> int:
-    return int(server.url.rsplit(":", 1)[1])
+) -> AsyncIterator[Prometheus]:
+    """Prometheus with the shipped configuration and rules, pointed at the test's ports."""
+    async with prometheus_server(workdir, prometheus_config(metrics_port, alertmanager_port)) as p:
+        yield p

@@ -17,7 +17,6 @@ import json
 import os
 import random
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,17 +27,13 @@ from pathlib import Path
 
 import aiohttp
 import websockets
-from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import ClientConnection, connect
+
+from tests.support.ports import free_port
+from tests.support.scrape import fetch, samples
 
 ROOT = Path(__file__).resolve().parents[2]
 HAPROXY_CFG = ROOT / "deploy" / "haproxy" / "haproxy.cfg"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -93,15 +88,10 @@ class Replica:
 
     async def connected(self, http: aiohttp.ClientSession) -> dict[str, float]:
         """station -> ocpp_station_connected, from the replica's real /metrics."""
-        async with http.get(self.http_url + "/metrics") as r:
-            assert r.status == 200
-            text = await r.text()
-        out: dict[str, float] = {}
-        for family in text_string_to_metric_families(text):
-            if family.name == "ocpp_station_connected":
-                for sample in family.samples:
-                    out[sample.labels["station"]] = sample.value
-        return out
+        scrape = await fetch(self.http_url, http)
+        return {
+            labels["station"]: value for labels, value in samples(scrape, "ocpp_station_connected")
+        }
 
 
 @dataclass
