@@ -21,7 +21,7 @@ from exporter.knowledge import catalog as catalog_module
 from exporter.knowledge.catalog import Catalog
 from exporter.persistence.store import StateStore, fleet_class, open_store
 from exporter.render.exposition import FleetExposition
-from exporter.render.metrics import FleetCollector, StatsCollector
+from exporter.render.metrics import StatsCollector
 from exporter.render.notifications import fleet_notifications
 from exporter.render.relay_metrics import RelayCollector
 from exporter.render.site_metrics import SitesCollector
@@ -67,11 +67,9 @@ def build(config: Config) -> Service:
     fleet = fleet_class(config)(inventory, max_stations=config.limits.max_stations, now=time.time())
     stats = Stats()
     registry = CollectorRegistry(auto_describe=False)
-    # The fleet families are rendered by FleetExposition (fast, yields to the loop), not
-    # through the registry; FleetCollector stays their definition.
-    fleet_exposition = FleetExposition(
-        FleetCollector(fleet, catalog, config.limits.max_error_info_series)
-    )
+    # The fleet families (render/families.py) are written by FleetExposition (fast, yields to
+    # the loop), not through the registry.
+    fleet_exposition = FleetExposition(fleet, catalog, config.limits.max_error_info_series)
     stats_collector = StatsCollector(stats, fleet)
     registry.register(stats_collector)
     # Controller/EMS liveness: the grace period before a first signal starts now.

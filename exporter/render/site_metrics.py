@@ -1,5 +1,5 @@
 """Prometheus rendering of controller and EMS liveness, built fresh on every scrape from the pure
-`Sites` state (the same way FleetCollector renders the fleet)."""
+`Sites` state."""
 
 from __future__ import annotations
 
