@@ -76,7 +76,7 @@ def build(config: Config) -> Service:
     sites = Sites(config.sites, now=time.time())
     registry.register(SitesCollector(sites))
     stations_of = {site.name: site.stations for site in config.sites}
-    ocpp = OcppServer(config, fleet, stats)
+    ocpp = OcppServer(config, fleet, stats, codes=catalog.codes)
     if config.mode == "relay":
         registry.register(RelayCollector(ocpp.upstream_legs, fleet))
     ocpp_app = web.Application()

@@ -27,6 +27,7 @@ from exporter.endpoint.relay import (
 )
 from exporter.endpoint.session import Session
 from exporter.endpoint.token_bucket import TokenBucket
+from exporter.knowledge.vendor_codes import CodeBook
 from exporter.protocol import v16, v201
 from exporter.protocol.handler import VersionHandler
 from exporter.protocol.untrusted import clean
@@ -71,8 +72,10 @@ class OcppServer:
         fleet: Fleet,
         stats: Stats,
         clock: Callable[[], float] = time.time,
+        codes: CodeBook | None = None,
     ) -> None:
         self.config = config
+        self.codes = codes
         self.settings = config.ocpp
         self.fleet = fleet
         self.stats = stats
@@ -187,6 +190,7 @@ class OcppServer:
             self.config.limits,
             self.clock,
             self._transaction_ids,
+            self.codes,
         )
         if upstream is not None:
             relay = RelaySession(

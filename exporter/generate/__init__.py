@@ -20,9 +20,23 @@ Generator = Callable[[Catalog], dict[str, str]]
 
 def generators() -> list[Generator]:
     # Imported here so that `serve` never pays for the generators.
-    from exporter.generate import dashboards, docs, kubernetes, replica_rules, rules
+    from exporter.generate import (
+        dashboards,
+        docs,
+        error_codes,
+        kubernetes,
+        replica_rules,
+        rules,
+    )
 
-    return [rules.files, docs.files, dashboards.files, replica_rules.files, kubernetes.files]
+    return [
+        rules.files,
+        docs.files,
+        error_codes.files,
+        dashboards.files,
+        replica_rules.files,
+        kubernetes.files,
+    ]
 
 
 def render(catalog: Catalog | None = None) -> dict[str, str]:

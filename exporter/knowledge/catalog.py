@@ -16,6 +16,8 @@ import yaml
 
 from exporter.config.model import SEVERITIES, CatalogOverride, ConfigError
 from exporter.durations import parse_duration
+from exporter.knowledge import vendor_codes
+from exporter.knowledge.vendor_codes import CodeBook
 
 #: The OCPP 1.6 ChargePointErrorCode values besides NoError, in spec order.
 OCPP16_ERROR_CODES = (
@@ -77,6 +79,8 @@ class Catalog:
     errors: Mapping[str, Entry]
     notifications: Mapping[str, Entry]
     exporter_alerts: Mapping[str, Entry] = field(default_factory=dict)
+    #: Standard schemes' and operator catalogs' codes (vendor_codes.py).
+    codes: CodeBook = field(default_factory=CodeBook)
 
     def error(self, code: str) -> Entry:
         return self.errors.get(code) or self.errors[UNKNOWN]
@@ -100,7 +104,12 @@ class Catalog:
                     source, f"catalog.overrides.{key}", f"not in the catalog ({known})"
                 )
             table[key] = _apply(table[key], override)
-        return Catalog(errors=errors, notifications=notifications, exporter_alerts=exporter_alerts)
+        return Catalog(
+            errors=errors,
+            notifications=notifications,
+            exporter_alerts=exporter_alerts,
+            codes=self.codes,
+        )
 
 
 def _apply(entry: Entry, override: CatalogOverride) -> Entry:
@@ -188,6 +197,7 @@ def parse(data: Any, runbook_base: str = DEFAULT_RUNBOOK_BASE) -> Catalog:
 
 
 def load(runbook_base: str = "") -> Catalog:
-    """The packaged catalog.yaml."""
+    """The packaged catalog.yaml, with the standard code schemes of vendor_codes.yaml."""
+    base = runbook_base or DEFAULT_RUNBOOK_BASE
     text = resources.files(__package__).joinpath("catalog.yaml").read_text(encoding="utf-8")
-    return parse(yaml.safe_load(text), runbook_base or DEFAULT_RUNBOOK_BASE)
+    return replace(parse(yaml.safe_load(text), base), codes=vendor_codes.load(base))

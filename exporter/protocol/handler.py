@@ -11,6 +11,8 @@ from typing import Any
 
 from exporter.config.model import Limits, OcppSettings
 from exporter.endpoint.session import CallFailed, Session
+from exporter.knowledge.vendor_codes import CodeBook
+from exporter.protocol.code_schemes import Station
 from exporter.protocol.rpc import RpcError, Schemas
 from exporter.protocol.untrusted import clean
 from exporter.state.counters import Stats
@@ -40,6 +42,7 @@ class VersionHandler:
         limits: Limits,
         clock: Callable[[], float],
         transaction_ids: itertools.count[int],
+        codes: CodeBook | None = None,
     ) -> None:
         self.station_id = station_id
         self.fleet = fleet
@@ -48,6 +51,8 @@ class VersionHandler:
         self.limits = limits
         self.clock = clock
         self._transaction_ids = transaction_ids
+        #: Standard schemes and operator catalogs the station's codes are recognised against.
+        self.codes = codes or CodeBook()
         self._routes = self.routes()
 
     def routes(self) -> dict[str, Route]:
@@ -61,6 +66,11 @@ class VersionHandler:
             raise RpcError("NotImplemented", f"unknown action {clean(action, 40)!r}")
         self.schemas.validate(action, payload)
         return route(payload, self.clock())
+
+    def _station(self) -> Station:
+        """What operator catalogs may be restricted to (from the last BootNotification)."""
+        info = self.fleet.station(self.station_id).info
+        return Station(vendor=info.vendor, model=info.model)
 
     def _label(self, value: Any) -> str:
         return clean(value, self.limits.max_label_length) if value is not None else ""

@@ -7,6 +7,7 @@ from typing import Any
 from ocpp.v16.enums import ChargePointErrorCode, ChargePointStatus
 
 from exporter.knowledge.catalog import NO_ERROR, UNKNOWN
+from exporter.protocol import code_schemes
 from exporter.protocol.handler import Route, VersionHandler, now_iso
 from exporter.protocol.rpc import RpcError, Schemas
 from exporter.state.fleet import ActiveError, StationInfo
@@ -106,16 +107,39 @@ class V16Handler(VersionHandler):
             self.stats.schema_violations["StatusNotification", "errorCode"] += 1
             code = UNKNOWN
             info = f"errorCode={raw_code} {info}".strip()
+        vendor_id = str(payload.get("vendorId", ""))
+        vendor_error_code = str(payload.get("vendorErrorCode", ""))
+        recognised = code_schemes.recognise_v16(
+            self.codes, vendor_id, vendor_error_code, str(payload.get("info", "")), self._station()
+        )
+        if recognised is not None and recognised.dropped:
+            self.stats.limit_breaches["compound_codes"] += recognised.dropped
+        if recognised is not None and recognised.resolved:
+            # EVerest ReportClearedErrors: errorCode names what is still active, not this code.
+            self.fleet.resolve_codes(
+                self.station_id,
+                str(connector_id),
+                status,
+                recognised.scheme,
+                recognised.codes,
+                code != NO_ERROR,
+                now,
+            )
+            return {}
         error = None
         if code != NO_ERROR:
             error = ActiveError(
                 code=code,
                 since=now,
                 status=status,
-                vendor_id=self._label(payload.get("vendorId", "")),
-                vendor_error_code=self._label(payload.get("vendorErrorCode", "")),
+                vendor_id=self._label(vendor_id),
+                vendor_error_code=self._label(vendor_error_code),
                 info=self._label(info),
             )
+            if recognised is not None:
+                error.scheme = recognised.scheme
+                error.codes = tuple(self._label(c) for c in recognised.codes)
+                error.readings = tuple(self._label(r) for r in recognised.readings)
         self.fleet.report_status(self.station_id, str(connector_id), status, error, now)
         return {}
 

@@ -12,7 +12,7 @@ from typing import Any
 from ocpp.v201.enums import ConnectorStatusEnumType
 
 from exporter.knowledge.catalog import UNKNOWN
-from exporter.protocol import v201_events
+from exporter.protocol import code_schemes, v201_events
 from exporter.protocol.handler import Route, VersionHandler, now_iso
 from exporter.protocol.rpc import RpcError, Schemas, resolved
 from exporter.protocol.untrusted import clean
@@ -183,7 +183,17 @@ class V201Handler(VersionHandler):
             self.stats.events_ignored[outcome.reason] += 1
             return
         connector = self._connector(event["component"].get("evse"))
-        source = v201_events.source_key(event)
+        recognised = code_schemes.recognise_v201(
+            self.codes,
+            str(event.get("techCode", "")),
+            code_schemes.reading(event["actualValue"]),
+            self._station(),
+        )
+        source = (
+            code_schemes.source_key(event["component"], recognised)
+            if recognised is not None
+            else v201_events.source_key(event)
+        )
         if outcome.verdict == "clear":
             self.fleet.clear_from(self.station_id, connector, source)
             return
@@ -198,19 +208,20 @@ class V201Handler(VersionHandler):
         if event.get("techInfo"):
             info += f" {event['techInfo']}"
         self.fleet.clear_from(self.station_id, connector, FAULTED_SOURCE)
-        self.fleet.raise_from(
-            self.station_id,
-            connector,
-            source,
-            ActiveError(
-                code=outcome.code,
-                since=now,
-                status=state.status,
-                vendor_error_code=self._label(event.get("techCode", "")),
-                info=self._label(info),
-            ),
-            now,
+        error = ActiveError(
+            code=outcome.code,
+            since=now,
+            status=state.status,
+            vendor_error_code=self._label(event.get("techCode", "")),
+            info=self._label(info),
         )
+        if recognised is not None:
+            # The scheme's code says which fault it is more precisely than the device model.
+            error.code = recognised.implied_error_code
+            error.scheme = recognised.scheme
+            error.codes = tuple(self._label(c) for c in recognised.codes)
+            error.readings = tuple(self._label(r) for r in recognised.readings)
+        self.fleet.raise_from(self.station_id, connector, source, error, now)
 
     def _authorize(self, payload: dict[str, Any], now: float) -> dict[str, Any]:
         # Authorization belongs to the CSMS; as a monitoring endpoint we never block charging.

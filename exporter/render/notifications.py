@@ -3,13 +3,14 @@ from fleet state and the catalog at request time (so it can never disagree with 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from exporter.knowledge.catalog import SEVERITY_ORDER, Catalog, Entry
-from exporter.state.fleet import Fleet
+from exporter.knowledge.vendor_codes import CodeBook, VendorCode
+from exporter.state.fleet import ActiveError, Fleet
 
 
 def rfc3339(ts: float) -> str:
@@ -71,23 +72,59 @@ def fleet_notifications(fleet: Fleet, catalog: Catalog) -> Iterable[Notification
                 details=(("last_seen", rfc3339(station.last_seen) if station.last_seen else None),),
             )
         for connector, error in station.active_errors():
-            yield Notification(
-                "ocpp_error",
-                catalog.error(error.code),
-                error.since,
-                station=station.id,
-                site=station.site,
-                controller=station.controller,
-                connector=connector.id,
-                error_code=error.code,
-                status=error.status,
-                current_status=connector.status,
-                details=(
-                    ("vendor_id", error.vendor_id),
-                    ("vendor_error_code", error.vendor_error_code),
-                    ("info", error.info),
-                ),
+            entry = catalog.error(error.code)
+            raw = (
+                ("vendor_id", error.vendor_id),
+                ("vendor_error_code", error.vendor_error_code),
+                ("info", error.info),
             )
+            for vendor, vendor_entry in vendor_objects(catalog.codes, error):
+                yield Notification(
+                    "ocpp_error",
+                    # The recognised code knows better how urgent it is than the OCPP code.
+                    replace(entry, severity=vendor_entry.severity) if vendor_entry else entry,
+                    error.since,
+                    station=station.id,
+                    site=station.site,
+                    controller=station.controller,
+                    connector=connector.id,
+                    error_code=error.code,
+                    status=error.status,
+                    current_status=connector.status,
+                    details=(*raw, ("vendor", vendor)),
+                )
+
+
+def vendor_objects(
+    codes: CodeBook, error: ActiveError
+) -> Iterator[tuple[dict[str, Any] | None, VendorCode | None]]:
+    """The `vendor` object of each recognised code (one per code of a compound), or one None
+    when the error carries no code the knowledge base or an operator catalog knows."""
+    found = False
+    for code, reading in zip(error.codes, error.readings, strict=False):
+        entry = codes.entry(error.scheme, code)
+        if entry is None:
+            continue
+        found = True
+        yield (
+            {
+                "scheme": error.scheme,
+                "code": code,
+                "name": entry.name,
+                "title": entry.title,
+                "severity": entry.severity,
+                "description": entry.description,
+                "station_behaviour": entry.station_behaviour,
+                "resolution": list(entry.resolution),
+                "responsible": list(entry.responsible),
+                "reading": reading,
+                "reading_of": entry.reading,
+                "runbook_url": entry.runbook_url,
+            },
+            entry,
+        )
+    if not found:
+        yield None, None
 
 
 # An offline device explains (and hides) the errors behind it, so it is listed before them.

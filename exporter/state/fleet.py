@@ -6,6 +6,9 @@ dashboards only render it. The rules (pinned by tests/test_fleet.py):
 - an error code is active whatever the connector status (GroundFailure while Available counts);
 - a 1.6 StatusNotification reports the connector's *current* error: NoError clears it, another
   code replaces it, the same code again keeps its first `since`;
+- a recognised scheme code (ChargeX, EVgo, UEC, an operator catalog) rides on its error:
+  EVerest's "<code> resolved" clears that code only (`resolve_codes`), and a code raised while
+  the connector was Faulted goes when the connector leaves Faulted;
 - a BootNotification means the station restarted: statuses and errors are forgotten, the
   station re-reports them;
 - after a (re)connect the exporter asks for a re-sync; connectors that do not re-report within
@@ -21,6 +24,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 
 UNASSIGNED_SITE = "unassigned"
+FAULTED = "Faulted"
 
 
 class FleetFull(Exception):
@@ -35,6 +39,16 @@ class ActiveError:
     vendor_id: str = ""
     vendor_error_code: str = ""
     info: str = ""
+    #: The recognised scheme (`chargex`, `evgo`, `charin-uec` or an operator catalog's name), and
+    #: its codes with the reading paired with each; empty when no code was recognised.
+    scheme: str = ""
+    codes: tuple[str, ...] = ()
+    readings: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        # The state store hands lists back from JSON.
+        self.codes = tuple(self.codes)
+        self.readings = tuple(self.readings) + ("",) * (len(self.codes) - len(self.readings))
 
 
 @dataclass
@@ -193,10 +207,7 @@ class Fleet:
         NoError."""
         station = self.station(station_id)
         connector = station.connector(connector_id, now)
-        if connector.status != status:
-            connector.status = status
-            connector.status_since = now
-        connector.reported_at = now
+        _set_status(connector, status, now)
         if error is None:
             connector.errors.clear()
             return
@@ -205,15 +216,47 @@ class Fleet:
             error.since = previous.since
         connector.errors = {error.code: error}
 
+    def resolve_codes(
+        self,
+        station_id: str,
+        connector_id: str,
+        status: str,
+        scheme: str,
+        codes: tuple[str, ...],
+        still_active: bool,
+        now: float,
+    ) -> None:
+        """EVerest's "<code> resolved" (1.6): those codes of `scheme` clear, other errors stay;
+        `still_active` False (the message's errorCode is NoError) clears everything."""
+        connector = self.station(station_id).connector(connector_id, now)
+        _set_status(connector, status, now)
+        if not still_active:
+            connector.errors.clear()
+            return
+        gone = {code.casefold() for code in codes}
+        for key, error in list(connector.errors.items()):
+            if error.scheme != scheme or not error.codes:
+                continue
+            pairs = zip(error.codes, error.readings, strict=False)
+            kept = [(c, r) for c, r in pairs if c.casefold() not in gone]
+            if not kept:
+                del connector.errors[key]
+            elif len(kept) < len(error.codes):
+                error.codes = tuple(c for c, _ in kept)
+                error.readings = tuple(r for _, r in kept)
+                error.vendor_error_code = ",".join(error.codes)
+        if status != FAULTED:
+            _drop_raised_while_faulted(connector)
+
     def report_connector_status(
         self, station_id: str, connector_id: str, status: str, now: float
     ) -> None:
-        """A status without error semantics (2.0.1): errors are managed by raise/clear."""
+        """A status without error semantics (2.0.1): errors are managed by raise/clear, except
+        that scheme codes raised while Faulted go when the connector leaves Faulted."""
         connector = self.station(station_id).connector(connector_id, now)
-        if connector.status != status:
-            connector.status = status
-            connector.status_since = now
-        connector.reported_at = now
+        _set_status(connector, status, now)
+        if status != FAULTED:
+            _drop_raised_while_faulted(connector)
 
     def raise_from(
         self, station_id: str, connector_id: str, source: str, error: ActiveError, now: float
@@ -304,6 +347,26 @@ class Fleet:
 
     def __len__(self) -> int:
         return len(self.stations)
+
+
+def _set_status(connector: Connector, status: str, now: float) -> None:
+    if connector.status != status:
+        connector.status = status
+        connector.status_since = now
+    connector.reported_at = now
+
+
+def _drop_raised_while_faulted(connector: Connector) -> None:
+    """EVerest (default settings) never clears a code that went away while the connector was
+    Faulted: such codes end with the Faulted state."""
+    stale = [k for k, e in connector.sources.items() if e.scheme and e.status == FAULTED]
+    for key in stale:
+        del connector.sources[key]
+    if stale:
+        _derive_errors(connector)
+    for key, error in list(connector.errors.items()):
+        if error.scheme and error.status == FAULTED and not connector.sources:
+            del connector.errors[key]
 
 
 def _derive_errors(connector: Connector) -> None:

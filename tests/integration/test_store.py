@@ -265,6 +265,9 @@ async def test_every_mutator_marks_its_station_and_reaches_the_store(tmp_path):
             "CP-1", "2", "Door", ActiveError("OtherError", 7.0, ""), 7.0
         ),
         "clear_from": lambda: fleet.clear_from("CP-1", "2", "Door"),
+        "resolve_codes": lambda: fleet.resolve_codes(
+            "CP-1", "1", "Faulted", "chargex", ("CX014",), True, 8.0
+        ),
         "start_resync": lambda: fleet.start_resync("CP-1", 100.0),
         "finish_resync": lambda: fleet.finish_resync("CP-1"),
         "abandon_resync": lambda: fleet.abandon_resync("CP-1"),
@@ -528,3 +531,33 @@ async def test_sigterm_closes_sessions_with_1001_and_exits_0(subprocess_exporter
                 await asyncio.wait_for(ws.recv(), 20)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
     assert await asyncio.to_thread(exporter.proc.wait, 20) == 0
+
+
+async def test_recognised_scheme_codes_survive_a_restart(tmp_path):
+    fleet = TrackedFleet({"CP-1": Placement("depot", "")})
+    store = reopen(tmp_path, fleet)
+    compound = ActiveError(
+        "OtherError",
+        5.0,
+        "Finishing",
+        vendor_id="com.evgo.mrec",
+        vendor_error_code="F000,F002",
+        info="1.95,6.90",
+        scheme="evgo",
+        codes=("F000", "F002"),
+        readings=("1.95", "6.90"),
+    )
+    fleet.report_status("CP-1", "1", "Finishing", compound, 5.0)
+    await store.flush()
+    store.close()
+    restored = TrackedFleet({"CP-1": Placement("depot", "")})
+    reopen(tmp_path, restored).close()
+    error = restored.stations["CP-1"].connectors["1"].errors["OtherError"]
+    assert (error.scheme, error.codes, error.readings) == (
+        "evgo",
+        ("F000", "F002"),
+        ("1.95", "6.90"),
+    )
+    # The restored code still clears by itself.
+    restored.resolve_codes("CP-1", "1", "Finishing", "evgo", ("F000",), True, 6.0)
+    assert restored.stations["CP-1"].connectors["1"].errors["OtherError"].codes == ("F002",)

@@ -1,0 +1,232 @@
+"""Standard and operator error-code schemes: what a code means, what to do, who must act.
+
+Stations send precise codes on top of the OCPP error code (ChargeX `CX014`, EVgo `F002`, CharIN
+UEC `PowerModuleFault`, or a manufacturer's `E-0417`). This module holds their text, loaded from
+vendor_codes.yaml (the standard schemes) and from the operator's configuration (vendor catalogs).
+Recognising a code in a message is `exporter.protocol.code_schemes`; this module only knows codes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+import yaml
+from ocpp.v16.enums import ChargePointErrorCode
+
+from exporter.config.model import SEVERITIES
+
+CHARGEX = "chargex"
+EVGO = "evgo"
+CHARIN_UEC = "charin-uec"
+STANDARD_SCHEMES = (CHARGEX, EVGO, CHARIN_UEC)
+
+#: Who must act, in the order the knowledge base lists them (the first one acts first).
+RESPONSIBLE = ("ev_driver", "operator", "maintenance", "vehicle")
+#: A code whose first responsible party is one of these may page; the others never do
+#: (alerting/alertmanager.yml routes on the first entry of the `responsible` label).
+PAGING_RESPONSIBLE = ("operator", "maintenance")
+
+#: Codes kept from one compound `vendorErrorCode`; more are dropped (and counted), so a station
+#: cannot make one message into unbounded notifications and series.
+MAX_COMPOUND_CODES = 8
+
+#: OCPP 1.6 error codes a vendor code may imply (NoError excluded).
+OCPP_ERROR_CODES = frozenset(c.value for c in ChargePointErrorCode) - {"NoError"}
+
+
+class VendorCodesError(Exception):
+    """The packaged vendor_codes.yaml is broken (a bug in the release, not in user input)."""
+
+
+@dataclass(frozen=True)
+class VendorCode:
+    scheme: str
+    #: The code as the scheme spells it (`CX014`), or an operator catalog's pattern.
+    code: str
+    title: str
+    severity: str
+    responsible: tuple[str, ...]
+    description: str
+    station_behaviour: str
+    resolution: tuple[str, ...]
+    ocpp_error_code: str
+    runbook_url: str = ""
+    #: The scheme's own name for the code (ChargeX `PilotFault`), if it has one.
+    name: str = ""
+    #: What the reading in `info` is, for codes that carry one (EVgo).
+    reading: str = ""
+
+    def resolution_text(self) -> str:
+        """Numbered steps on one string, as labels and annotations carry them."""
+        return "\n".join(f"{n}. {step}" for n, step in enumerate(self.resolution, 1))
+
+    def responsible_text(self) -> str:
+        """The label value: parties in order, comma-separated (routing looks at the first)."""
+        return ",".join(self.responsible)
+
+    def pages(self) -> bool:
+        return self.responsible[0] in PAGING_RESPONSIBLE
+
+
+@dataclass(frozen=True)
+class Scheme:
+    name: str
+    title: str
+    url: str
+    #: OCPP 1.6 `vendorId` values that announce the scheme, lower case.
+    vendor_ids: tuple[str, ...]
+    #: Upper-case code -> entry (codes are CiStrings: matched case-insensitively).
+    codes: Mapping[str, VendorCode]
+
+    def find(self, code: str) -> VendorCode | None:
+        return self.codes.get(code.strip().upper())
+
+
+@dataclass(frozen=True)
+class OperatorCatalog:
+    """An operator's own codes for some stations (configuration `vendor_catalogs`)."""
+
+    name: str
+    #: Empty matches any; else compared case-insensitively with the 1.6 `vendorId`.
+    vendor_id: str = ""
+    #: Empty matches any; else compared case-insensitively with the BootNotification's vendor.
+    station_vendor: str = ""
+    #: Empty matches any; else compared case-insensitively with the BootNotification's model.
+    model: str = ""
+    codes: Mapping[str, VendorCode] = field(default_factory=dict)
+    patterns: tuple[tuple[re.Pattern[str], VendorCode], ...] = ()
+
+    def applies(self, vendor_id: str, station_vendor: str, model: str) -> bool:
+        return all(
+            not want or want.casefold() == have.strip().casefold()
+            for want, have in (
+                (self.vendor_id, vendor_id),
+                (self.station_vendor, station_vendor),
+                (self.model, model),
+            )
+        )
+
+    def find(self, code: str) -> VendorCode | None:
+        code = code.strip()
+        exact = self.codes.get(code.upper())
+        if exact is not None:
+            return exact
+        return next((entry for pattern, entry in self.patterns if pattern.fullmatch(code)), None)
+
+    def entries(self) -> Iterator[VendorCode]:
+        yield from self.codes.values()
+        yield from (entry for _, entry in self.patterns)
+
+
+@dataclass(frozen=True)
+class CodeBook:
+    schemes: Mapping[str, Scheme] = field(default_factory=dict)
+    operator: tuple[OperatorCatalog, ...] = ()
+
+    def scheme_for_vendor_id(self, vendor_id: str) -> Scheme | None:
+        wanted = vendor_id.strip().casefold()
+        return next((s for s in self.schemes.values() if wanted in s.vendor_ids), None)
+
+    def entry(self, scheme: str, code: str) -> VendorCode | None:
+        """The text for a code recorded under `scheme` (a standard scheme or a catalog name)."""
+        standard = self.schemes.get(scheme)
+        if standard is not None:
+            return standard.find(code)
+        for catalog in self.operator:
+            if catalog.name == scheme:
+                found = catalog.find(code)
+                if found is not None:
+                    return found
+        return None
+
+    def entries(self) -> Iterator[VendorCode]:
+        """Every standard and configured code, standard schemes first."""
+        for scheme in self.schemes.values():
+            yield from scheme.codes.values()
+        for catalog in self.operator:
+            yield from catalog.entries()
+
+    def with_operator(self, catalogs: tuple[OperatorCatalog, ...]) -> CodeBook:
+        return CodeBook(schemes=self.schemes, operator=catalogs)
+
+
+def anchor(scheme: str, code: str) -> str:
+    """The heading anchor of a code in docs/error-codes.md."""
+    return re.sub(r"[^a-z0-9-]+", "-", f"{scheme}-{code}".lower()).strip("-")
+
+
+def error_codes_url(runbook_base: str, scheme: str, code: str) -> str:
+    """docs/error-codes.md next to the alerts runbook the base URL points at."""
+    folder = runbook_base.rsplit("/", 1)[0] if "/" in runbook_base else "docs"
+    return f"{folder}/error-codes.md#{anchor(scheme, code)}"
+
+
+def _text(value: Any) -> str:
+    return " ".join(str(value).split())
+
+
+def _code(scheme: str, code: str, data: Any, runbook_base: str) -> VendorCode:
+    where = f"vendor_codes.yaml {scheme}.{code}"
+    if not isinstance(data, dict):
+        raise VendorCodesError(f"{where} is not a mapping")
+    try:
+        severity = data["severity"]
+        responsible = tuple(data["responsible"])
+        steps = tuple(_text(s) for s in data["resolution"])
+        ocpp_code = data["ocpp_error_code"]
+        entry = VendorCode(
+            scheme=scheme,
+            code=code,
+            name=str(data.get("name", code)),
+            title=_text(data["title"]),
+            severity=severity,
+            responsible=responsible,
+            description=_text(data["description"]),
+            station_behaviour=_text(data["station_behaviour"]),
+            resolution=steps,
+            ocpp_error_code=ocpp_code,
+            runbook_url=error_codes_url(runbook_base, scheme, code),
+            reading=str(data.get("reading", "")),
+        )
+    except KeyError as exc:
+        raise VendorCodesError(f"{where} lacks {exc.args[0]!r}") from None
+    if severity not in SEVERITIES:
+        raise VendorCodesError(f"{where}: unknown severity {severity!r}")
+    if not responsible or any(r not in RESPONSIBLE for r in responsible):
+        raise VendorCodesError(f"{where}: responsible must be a list of {RESPONSIBLE}")
+    if not steps:
+        raise VendorCodesError(f"{where}: no resolution steps")
+    if ocpp_code not in OCPP_ERROR_CODES:
+        raise VendorCodesError(f"{where}: {ocpp_code!r} is not an OCPP 1.6 error code")
+    return entry
+
+
+def parse(data: Any, runbook_base: str) -> CodeBook:
+    schemes_data = data.get("schemes", {}) if isinstance(data, dict) else {}
+    if sorted(schemes_data) != sorted(STANDARD_SCHEMES):
+        raise VendorCodesError(f"vendor_codes.yaml schemes must be exactly {STANDARD_SCHEMES}")
+    schemes: dict[str, Scheme] = {}
+    for name in STANDARD_SCHEMES:
+        raw = schemes_data[name]
+        codes = {
+            str(code).upper(): _code(name, str(code), entry, runbook_base)
+            for code, entry in raw["codes"].items()
+        }
+        schemes[name] = Scheme(
+            name=name,
+            title=str(raw["title"]),
+            url=str(raw["url"]),
+            vendor_ids=tuple(str(v).casefold() for v in raw["vendor_ids"]),
+            codes=codes,
+        )
+    return CodeBook(schemes=schemes)
+
+
+def load(runbook_base: str) -> CodeBook:
+    """The packaged vendor_codes.yaml."""
+    text = resources.files(__package__).joinpath("vendor_codes.yaml").read_text(encoding="utf-8")
+    return parse(yaml.safe_load(text), runbook_base)
