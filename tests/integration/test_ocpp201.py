@@ -13,7 +13,7 @@ import websockets
 from ocpp.v201 import call
 
 from exporter.protocol import v201_events
-from exporter.protocol.v201_events import COMPONENT_CODES, PROBLEM_VARIABLES, VARIABLE_CODES
+from tests.support.ocpp201_mapping import RAISES
 from tests.support.ocpp201_station import connect_station201, event, now
 from tests.support.scrape import samples
 from tests.support.waiting import eventually
@@ -27,66 +27,6 @@ def errors_by_connector(scrape: dict[str, Any], station: str) -> dict[str, set[s
         assert value == 1
         out.setdefault(labels["connector"], set()).add(labels["error_code"])
     return out
-
-
-def mapping_cases() -> list[tuple[dict[str, Any], str]]:
-    """(event keyword arguments, expected code): every row of the documented table."""
-    cases: list[tuple[dict[str, Any], str]] = []
-    for i, (components, code) in enumerate(COMPONENT_CODES):
-        for j, component in enumerate(components):
-            variable = PROBLEM_VARIABLES[(i + j) % len(PROBLEM_VARIABLES)]
-            cases.append(({"component": component, "variable": variable}, code))
-    cases.append(({"component": "EmergencyStopSensor", "variable": "Tripped"}, "OtherError"))
-    cases.append(({"component": "SmartChargingCtrlr", "variable": "Fallback"}, "OtherError"))
-    for variables, code in VARIABLE_CODES:
-        for variable in variables:
-            cases.append(({"component": "ElectricalFeed", "variable": variable}, code))
-    cases += [
-        (
-            {"component": "ElectricalFeed", "variable": "OverVoltage", "value": "262.0"},
-            "OverVoltage",
-        ),
-        ({"component": "Connector", "variable": "Problem", "value": "jammed"}, "Unknown"),
-        (
-            {"component": "TemperatureSensor", "variable": "Temperature", "value": "92"},
-            "HighTemperature",
-        ),
-        (
-            {"component": "Controller", "variable": "ControllerTemperature", "value": "85"},
-            "HighTemperature",
-        ),
-        (
-            {
-                "component": "Heater",
-                "variable": "Temperature",
-                "value": "-30",
-                "variable_instance": "Min",
-            },
-            "OtherError",
-        ),
-        (
-            {
-                "component": "ElectricalFeed",
-                "variable": "Voltage",
-                "value": "262",
-                "variable_instance": "Max",
-            },
-            "OverVoltage",
-        ),
-        (
-            {
-                "component": "ElectricalFeed",
-                "variable": "DCVoltage",
-                "value": "180",
-                "techCode": "UnderVoltage",
-            },
-            "UnderVoltage",
-        ),
-        ({"component": "ElectricalFeed", "variable": "Voltage", "value": "262"}, "Unknown"),
-        ({"component": "DataLink", "variable": "SignalStrength", "value": "-105"}, "WeakSignal"),
-        ({"component": "ACDCConverter", "variable": "Current", "value": "90"}, "Unknown"),
-    ]
-    return cases
 
 
 def test_docs_carry_the_mapping_table_the_code_uses():
@@ -129,25 +69,13 @@ async def test_boot_status_and_labels(exporter):
 
 
 async def test_every_mapping_in_the_table_then_clearing(exporter):
-    cases = mapping_cases()
     placed: dict[str, str] = {}
     events = []
-    for n, (kwargs, code) in enumerate(cases):
+    for n, case in enumerate(RAISES):
         evse, connector = n // 2 + 1, n % 2 + 1
         label = str(evse) if connector == 1 else f"{evse}/{connector}"
-        placed[label] = code
-        kwargs = dict(kwargs)
-        events.append(
-            event(
-                kwargs.pop("component"),
-                kwargs.pop("variable"),
-                kwargs.pop("value", "true"),
-                evse=evse,
-                connector=connector,
-                event_id=n,
-                **kwargs,
-            )
-        )
+        placed[label] = case.code
+        events.append(case.event(evse=evse, connector=connector, event_id=n))
     # Not problems: a periodic report and a value moving by a delta.
     events.append(event("RCD", "Tripped", "true", evse=30, trigger="Periodic", event_id=900))
     events.append(event("TemperatureSensor", "Temperature", "40", evse=30, trigger="Delta"))
@@ -180,7 +108,7 @@ async def test_every_mapping_in_the_table_then_clearing(exporter):
         assert {n["connector"]: n["error_code"] for n in notes} == placed
 
         clears = [
-            dict(e, cleared=True, eventId=1000 + i) for i, e in enumerate(events[: len(cases)])
+            dict(e, cleared=True, eventId=1000 + i) for i, e in enumerate(events[: len(RAISES)])
         ]
         await station.notify(*clears)
 

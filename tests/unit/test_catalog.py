@@ -1,0 +1,129 @@
+"""The catalog as packaged and as loaded: one entry per OCPP 1.6 error code besides NoError,
+plus Unknown, each with text an operator can act on; a broken catalog or override is refused
+with a message that names the entry."""
+
+from __future__ import annotations
+
+import copy
+from importlib import resources
+from typing import Any
+
+import pytest
+import yaml
+from ocpp.v16.enums import ChargePointErrorCode
+
+from exporter.config.model import CatalogOverride, ConfigError
+from exporter.knowledge import catalog
+from exporter.knowledge.catalog import CatalogError
+
+
+def packaged() -> dict[str, Any]:
+    text = (
+        resources.files("exporter.knowledge").joinpath("catalog.yaml").read_text(encoding="utf-8")
+    )
+    return yaml.safe_load(text)
+
+
+def test_every_ocpp16_code_but_no_error_plus_unknown_is_in_the_catalog():
+    entries = catalog.load().errors
+    spec = {c.value for c in ChargePointErrorCode} - {"NoError"}
+    assert set(entries) == spec | {"Unknown"}
+    assert len(entries) == 16
+
+
+def test_every_entry_has_text_an_operator_can_act_on():
+    for entry in catalog.load().entries():
+        assert entry.severity in ("critical", "warning", "info")
+        assert len(entry.description) > 40, entry.key
+        assert len(entry.resolution) >= 3, entry.key
+        assert entry.resolution_text().startswith("1. ")
+        assert entry.alert.startswith("Ocpp")
+        assert entry.runbook_url.endswith("#" + entry.alert.lower())
+
+
+def test_safety_faults_page_and_communication_hiccups_do_not():
+    errors = catalog.load().errors
+    for code in ("GroundFailure", "OverCurrentFailure", "HighTemperature"):
+        assert errors[code].severity == "critical"
+    assert errors["EVCommunicationError"].severity == "info"
+    notes = catalog.load().notifications
+    assert notes["station_offline"].alert == "OcppChargingStationOffline"
+    assert notes["controller_offline"].alert == "OcppControllerOffline"
+    assert notes["ems_offline"].alert == "OcppEmsOffline"
+
+
+def test_loading_tidies_the_text_and_numbers_the_steps():
+    ground = catalog.load().errors["GroundFailure"]
+    assert ground.title == "Ground fault"
+    assert (ground.severity, ground.alert_for) == ("critical", "0m")
+    assert ground.alert == "OcppConnectorGroundFailure"
+    assert "  " not in ground.description and "\n" not in ground.description
+    steps = ground.resolution_text().split("\n")
+    assert [s.split(".", 1)[0] for s in steps] == [str(n) for n in range(1, len(steps) + 1)]
+    assert steps[0].startswith("1. Read the vendorErrorCode")
+
+
+def test_runbook_links_follow_the_base_url():
+    default = catalog.load().errors["GroundFailure"].runbook_url
+    assert default == (
+        "https://github.com/ocpp-exporter/ocpp-exporter/blob/main/docs/alerts.md"
+        "#ocppconnectorgroundfailure"
+    )
+    moved = catalog.load("https://wiki.example.org/ocpp/").errors["GroundFailure"].runbook_url
+    assert moved == "https://wiki.example.org/ocpp#ocppconnectorgroundfailure"
+
+
+def test_an_unknown_code_falls_back_to_the_unknown_entry():
+    cat = catalog.load()
+    assert cat.error("Gremlins") is cat.errors["Unknown"]
+    assert cat.error("WeakSignal") is cat.errors["WeakSignal"]
+
+
+def broken(edit: Any) -> dict[str, Any]:
+    data = copy.deepcopy(packaged())
+    edit(data)
+    return data
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda d: d["errors"].pop("WeakSignal"), r"missing \['WeakSignal'\]"),
+        (lambda d: d["errors"].__setitem__("Gremlins", {}), r"unexpected \['Gremlins'\]"),
+        (lambda d: d["errors"]["GroundFailure"].pop("title"), "'GroundFailure' lacks 'title'"),
+        (
+            lambda d: d["errors"]["GroundFailure"].__setitem__("severity", "sev0"),
+            "'GroundFailure': unknown severity 'sev0'",
+        ),
+        (
+            lambda d: d["errors"]["GroundFailure"].__setitem__("resolution", []),
+            "'GroundFailure': no resolution steps",
+        ),
+        (lambda d: d["errors"]["GroundFailure"].__setitem__("for", "soon"), "'GroundFailure'"),
+        (lambda d: d["errors"].__setitem__("OtherError", "text"), "'OtherError' is not a mapping"),
+        (lambda d: d["notifications"].pop("ems_offline"), "notifications must be exactly"),
+    ],
+)
+def test_a_broken_catalog_is_refused_naming_the_entry(edit, message):
+    with pytest.raises(CatalogError, match=message):
+        catalog.parse(broken(edit))
+
+
+def test_overrides_change_only_what_they_name():
+    cat = catalog.load()
+    changed = cat.with_overrides(
+        {"GroundFailure": CatalogOverride(severity="warning", alert_for="90s")}, "exporter.yml"
+    )
+    ground, before = changed.errors["GroundFailure"], cat.errors["GroundFailure"]
+    assert (ground.severity, ground.alert_for) == ("warning", "90s")
+    assert (ground.title, ground.resolution) == (before.title, before.resolution)
+    assert changed.errors["HighTemperature"] == cat.errors["HighTemperature"]
+    assert cat.errors["GroundFailure"].severity == "critical"  # the original is untouched
+
+
+def test_an_override_of_an_entry_that_does_not_exist_names_file_and_key():
+    with pytest.raises(ConfigError) as refused:
+        catalog.load().with_overrides({"GroundFault": CatalogOverride(severity="info")}, "ex.yml")
+    assert refused.value.source == "ex.yml"
+    assert refused.value.key == "catalog.overrides.GroundFault"
+    assert "GroundFailure" in refused.value.problem  # the known keys are listed
