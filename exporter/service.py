@@ -8,15 +8,19 @@ import contextlib
 import logging
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from exporter.config.model import Config
+from exporter.config.model import Config, Limits
 from exporter.devices.probes import Prober
 from exporter.devices.push_api import SitesApi
+from exporter.endpoint.admission import Admission
+from exporter.endpoint.relay import UpstreamConnector
 from exporter.endpoint.server import OcppServer
+from exporter.endpoint.token_bucket import TokenBucket
 from exporter.knowledge import catalog as catalog_module
 from exporter.knowledge.catalog import Catalog
 from exporter.persistence.store import StateStore, fleet_class, open_store
@@ -26,10 +30,12 @@ from exporter.render.notifications import fleet_notifications
 from exporter.render.relay_metrics import RelayCollector
 from exporter.render.site_metrics import SitesCollector
 from exporter.render.site_notifications import site_notifications
-from exporter.security.protections import Security
-from exporter.security.protections import install as install_security
+from exporter.security.passwords import Verifier
+from exporter.security.protections import Security, listener_security
+from exporter.security.web_auth import basic_auth_middleware
 from exporter.state.counters import Stats
 from exporter.state.fleet import Fleet, Placement
+from exporter.state.relay_legs import UpstreamLegs
 from exporter.state.sites import Sites
 from exporter.web.app import MetricsSide
 
@@ -51,10 +57,11 @@ class Service:
     metrics_side: MetricsSide
     ocpp_app: web.Application
     metrics_app: web.Application
-    sites: Sites | None = None
-    prober: Prober | None = None
-    security: Security | None = None
-    store: StateStore | None = None
+    sites: Sites
+    prober: Prober
+    security: Security
+    # Only with a state directory (--state-dir).
+    store: StateStore | None
 
 
 def build(config: Config) -> Service:
@@ -76,7 +83,22 @@ def build(config: Config) -> Service:
     sites = Sites(config.sites, now=time.time())
     registry.register(SitesCollector(sites))
     stations_of = {site.name: site.stations for site in config.sites}
-    ocpp = OcppServer(config, fleet, stats, codes=catalog.codes)
+    # One verifier for both listeners: its cache of checked passwords is shared.
+    verifier = Verifier()
+    admission = Admission(
+        config.ocpp_security, frozenset(inventory), config.limits, fleet, stats, verifier
+    )
+    legs = UpstreamLegs(known=lambda station_id: station_id in fleet.stations)
+    ocpp = OcppServer(
+        config,
+        fleet,
+        stats,
+        admission,
+        upstream_legs=legs,
+        relay=UpstreamConnector(config, legs, time.time) if config.mode == "relay" else None,
+        new_bucket=message_rate_limit(config.limits),
+        codes=catalog.codes,
+    )
     if config.mode == "relay":
         registry.register(RelayCollector(ocpp.upstream_legs, fleet))
     ocpp_app = web.Application()
@@ -91,10 +113,12 @@ def build(config: Config) -> Service:
         config.ocpp.path_prefix,
         fleet_exposition,
     )
-    metrics_app = web.Application()
+    web_users = config.web.basic_auth_users
+    metrics_app = web.Application(
+        middlewares=[basic_auth_middleware(web_users, stats, verifier)] if web_users else []
+    )
     metrics_side.add_routes(metrics_app)
     SitesApi(sites).add_routes(metrics_app)
-    security = install_security(config, fleet, stats, ocpp, ocpp_app, metrics_app)
     store = open_store(config, fleet, stats, ocpp_app)
     return Service(
         config,
@@ -107,9 +131,17 @@ def build(config: Config) -> Service:
         metrics_app,
         sites=sites,
         prober=Prober(sites),
-        security=security,
+        security=listener_security(config),
         store=store,
     )
+
+
+def message_rate_limit(limits: Limits) -> Callable[[], TokenBucket] | None:
+    """A fresh token bucket for each OCPP session, or None without a rate limit."""
+    rate, burst = limits.max_messages_per_second, limits.burst
+    if rate <= 0:
+        return None
+    return lambda: TokenBucket(rate, burst)
 
 
 async def start(service: Service) -> list[web.AppRunner]:
@@ -119,22 +151,20 @@ async def start(service: Service) -> list[web.AppRunner]:
     try:
         sec = service.security
         for app, listen, ssl_context in (
-            (service.ocpp_app, config.ocpp_listen, sec.ocpp_ssl if sec else None),
-            (service.metrics_app, config.metrics_listen, sec.web_ssl if sec else None),
+            (service.ocpp_app, config.ocpp_listen, sec.ocpp_ssl),
+            (service.metrics_app, config.metrics_listen, sec.web_ssl),
         ):
             runner = web.AppRunner(app, access_log=None, handle_signals=False)
             await runner.setup()
             runners.append(runner)
-            backlog = sec.backlog if sec else 128
             site = web.TCPSite(
-                runner, listen.host, listen.port, ssl_context=ssl_context, backlog=backlog
+                runner, listen.host, listen.port, ssl_context=ssl_context, backlog=sec.backlog
             )
             await site.start()
     except BaseException:
         await stop(service, runners)
         raise
-    if service.prober is not None:
-        service.prober.start()
+    service.prober.start()
     service.metrics_side.ready = True
     return runners
 
@@ -146,8 +176,7 @@ def bound_port(runner: web.AppRunner) -> int:
 async def stop(service: Service, runners: list[web.AppRunner]) -> None:
     """Close station sessions with 1001 (the OCPP app's shutdown hook), then the listeners."""
     service.metrics_side.ready = False
-    if service.prober is not None:
-        await service.prober.stop()
+    await service.prober.stop()
     for runner in runners:
         await runner.cleanup()
 

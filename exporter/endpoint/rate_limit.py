@@ -6,7 +6,7 @@ import logging
 
 from aiohttp import WSCloseCode
 
-from exporter.endpoint.session import Session
+from exporter.endpoint.station_session import StationSession
 from exporter.endpoint.token_bucket import TokenBucket
 from exporter.protocol.rpc import Call, FrameError, RpcError, call_error, parse_frame
 from exporter.state.counters import Stats
@@ -14,7 +14,9 @@ from exporter.state.counters import Stats
 log = logging.getLogger("exporter.ocpp")
 
 
-async def refuse_over_rate(session: Session, text: str, bucket: TokenBucket, stats: Stats) -> None:
+async def refuse_over_rate(
+    session: StationSession, text: str, bucket: TokenBucket, stats: Stats
+) -> None:
     """The frame is not handled. A CALL gets a CALLERROR (GenericError exists in 1.6 and 2.0.1)
     so the station knows why; a station that keeps on sending is disconnected with 1008."""
     stats.limit_breaches["message_rate"] += 1

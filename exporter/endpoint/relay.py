@@ -35,11 +35,17 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from yarl import URL
 
 from exporter.config.model import Config
-from exporter.endpoint.session import Handler
+from exporter.endpoint.station_session import (
+    LIVENESS_FRAMES,
+    STATION_CLOSED,
+    Connection,
+    Protocol,
+    SessionContext,
+    StationSession,
+)
+from exporter.protocol.handler import VersionHandler
 from exporter.protocol.rpc import Call, CallResult, FrameError, RpcError, parse_frame
 from exporter.protocol.untrusted import clean
-from exporter.state.counters import Stats
-from exporter.state.fleet import Fleet
 from exporter.state.relay_legs import TO_STATION, TO_UPSTREAM, UpstreamLegs
 
 log = logging.getLogger("exporter.ocpp.relay")
@@ -90,18 +96,12 @@ def raw_station_segment(request: web.Request) -> str:
     return request.raw_path.split("?", 1)[0].rsplit("/", 1)[-1]
 
 
-def _sendable(code: int | None) -> bool:
+def _sendable(code: int | None, otherwise: int) -> int:
+    """`code` when it may be sent in a close frame, else `otherwise`."""
     # 1005, 1006 and 1015 describe what happened locally and must never be sent on the wire.
-    return (
-        code is not None
-        and (1000 <= code <= 1014 or 3000 <= code <= 4999)
-        and code
-        not in (
-            1004,
-            1005,
-            1006,
-        )
-    )
+    if code is None or code in (1004, 1005, 1006):
+        return otherwise
+    return code if 1000 <= code <= 1014 or 3000 <= code <= 4999 else otherwise
 
 
 class UpstreamConnector:
@@ -201,55 +201,35 @@ class _Pending:
     payload: dict[str, Any]
 
 
-class RelaySession:
-    """One station's two legs. Offers what the endpoint's liveness sweeper uses of a Session
-    (`last_rx`, `last_frame`, `ping_sent`, `on_pong`, `close_reason`, `transport`)."""
+class RelaySession(StationSession):
+    """One station's two legs: the station's websocket and the `upstream` leg to its CSMS."""
 
     def __init__(
         self,
-        station_id: str,
-        ws: web.WebSocketResponse,
+        context: SessionContext,
+        connection: Connection,
+        handler: VersionHandler,
+        protocol: Protocol,
         upstream: aiohttp.ClientWebSocketResponse,
-        handler: Handler,
-        token: int,
-        fleet: Fleet,
-        stats: Stats,
-        legs: UpstreamLegs,
-        clock: Callable[[], float],
-        known_actions: frozenset[str],
-        formation_violation: str,
     ) -> None:
-        self.station_id = station_id
-        self.ws = ws
+        super().__init__(context, connection, handler, protocol)
         self.upstream = upstream
-        self.handler = handler
-        self.token = token
-        self.fleet = fleet
-        self.stats = stats
-        self.legs = legs
-        self.clock = clock
-        self.known_actions = known_actions
-        self.formation_violation = formation_violation
-        now = clock()
-        self.last_rx = now
-        self.last_frame = now
-        self.ping_sent: float | None = None
-        self.close_reason = "station_closed"
-        self.transport: asyncio.BaseTransport | None = None
-        self.leg_token = legs.opened(station_id, now)
+        self.legs = context.legs
+        self.leg_token = self.legs.opened(self.station_id, self.last_rx)
         # CALLs awaiting their response, by the direction the CALL travelled.
         self._calls_from_station: dict[str, _Pending] = {}
         self._calls_from_upstream: dict[str, _Pending] = {}
         self._upstream_ended = False
 
-    # -- the sweeper's view ---------------------------------------------------------------
-
     def on_pong(self) -> None:
         # The CSMS, not the exporter, sets the heartbeat interval in relay mode (it may well be
         # longer than ocpp.heartbeat_timeout): a station that answers pings is alive.
-        self.last_rx = self.last_frame = self.clock()
-        self.ping_sent = None
-        self.fleet.seen(self.station_id, self.last_rx)
+        super().on_pong()
+        self.last_frame = self.last_rx
+
+    def _stop_work(self) -> None:
+        # Relay mode starts nothing of its own (no re-sync): the CSMS owns the conversation.
+        pass
 
     def fail_pending(self) -> None:
         self._calls_from_station.clear()
@@ -257,7 +237,7 @@ class RelaySession:
 
     # -- the two pumps --------------------------------------------------------------------
 
-    async def run(self) -> None:
+    async def _serve(self) -> None:
         """Relay until either leg ends; then end the other one. Both directions run as tasks
         so that whichever ends first, by a close or by a bug, ends the whole session: a pump
         that died alone would leave one direction silently dead while the other still flows."""
@@ -281,10 +261,10 @@ class RelaySession:
                 self.legs.station_ended(self.station_id, self.leg_token)
                 # The station's own close code when it closed; 1001 when the endpoint closed it
                 # (shutdown, replaced, dead peer) or it vanished without a close frame.
-                code = self.ws.close_code
-                if self.close_reason != "station_closed" or not _sendable(code):
-                    code = WSCloseCode.GOING_AWAY
-                await self._close_upstream(code, b"station disconnected")
+                code = self.ws.close_code if self.close_reason == STATION_CLOSED else None
+                await self._close_upstream(
+                    _sendable(code, WSCloseCode.GOING_AWAY), b"station disconnected"
+                )
 
     async def _internal_failure(self, failure: Exception) -> None:
         """A pump raised: a bug in the exporter, not either peer's doing. Both legs close so the
@@ -316,9 +296,9 @@ class RelaySession:
         ws = self.ws
         async for msg in ws:
             if msg.type == WSMsgType.TEXT:
-                now = self.clock()
+                now = self.context.clock()
                 self.last_rx = self.last_frame = now
-                self.fleet.seen(self.station_id, now)
+                self.context.fleet.seen(self.station_id, now)
                 frame = self._parse(msg.data, TO_UPSTREAM)
                 if not await self._forward(self.upstream.send_str(msg.data)):
                     return
@@ -327,16 +307,13 @@ class RelaySession:
                     self._observe(frame, from_station=True)
             elif msg.type == WSMsgType.BINARY:
                 # Not OCPP-J, but not ours to judge either: the CSMS decides.
-                self.last_rx = self.last_frame = self.clock()
+                self.last_rx = self.last_frame = self.context.clock()
                 if not await self._forward(self.upstream.send_bytes(msg.data)):
                     return
                 self.legs.frames[TO_UPSTREAM] += 1
                 self.legs.unobserved[TO_UPSTREAM, "binary_frame"] += 1
-            elif msg.type == WSMsgType.PING:
-                self.on_pong()
-                await ws.pong(msg.data)
-            elif msg.type == WSMsgType.PONG:
-                self.on_pong()
+            elif msg.type in LIVENESS_FRAMES:
+                await self._on_ping_or_pong(msg)
             elif msg.type == WSMsgType.ERROR:
                 self.close_reason = "websocket_error"
 
@@ -370,12 +347,13 @@ class RelaySession:
         code = upstream.close_code
         if clean_close:
             reason = "closed"
-            close_code = code if _sendable(code) else WSCloseCode.OK
+            close_code = _sendable(code, WSCloseCode.OK)
             close_message = close_message or b"upstream closed the connection"
         else:
             reason = "lost"
-            close_code, close_message = WSCloseCode.SERVICE_RESTART, b"upstream connection lost"
-        self.legs.upstream_ended(self.station_id, self.leg_token, reason, self.clock())
+            close_code = WSCloseCode.SERVICE_RESTART
+            close_message = b"upstream connection lost"
+        self.legs.upstream_ended(self.station_id, self.leg_token, reason, self.context.clock())
         self.close_reason = f"upstream_{reason}"
         log.warning(
             "station %s: upstream leg %s (code %s), closing the station with %s",
@@ -399,7 +377,7 @@ class RelaySession:
 
     def _parse(self, text: str, direction: str) -> Call | CallResult | None:
         try:
-            frame = parse_frame(text, self.formation_violation)
+            frame = parse_frame(text, self.protocol.formation_violation)
         except FrameError as exc:
             self.legs.unobserved[direction, exc.reason] += 1
             return None
@@ -436,7 +414,7 @@ class RelaySession:
         try:
             self.handler.handle_call(frame.action, frame.payload)
         except RpcError as exc:
-            self.stats.protocol_errors[f"unobserved_{exc.code}"] += 1
+            self.context.stats.protocol_errors[f"unobserved_{exc.code}"] += 1
 
     def _answered(self, unique_id: str, direction: str, payload: dict[str, Any] | None) -> None:
         """A response travelling in `direction` answers a CALL that travelled the other way."""
@@ -447,9 +425,12 @@ class RelaySession:
             return
         if direction == TO_STATION:
             # The CSMS answered the station: the same accounting the standalone mode keeps.
-            action = call.action if call.action in self.known_actions else "unknown"
-            self.stats.frames[action, "accepted" if payload is not None else "callerror"] += 1
+            action = call.action if call.action in self.protocol.known_actions else "unknown"
+            result = "accepted" if payload is not None else "callerror"
+            self.context.stats.frames[action, result] += 1
             status = payload.get("status") if payload is not None else None
             if call.action == "BootNotification" and isinstance(status, str):
                 # Whether the CSMS accepted the station: only the relay can learn this.
-                self.fleet.registration(self.station_id, clean(status, 32), self.clock())
+                self.context.fleet.registration(
+                    self.station_id, clean(status, 32), self.context.clock()
+                )

@@ -4,20 +4,17 @@ session per station, liveness (pings, heartbeat staleness) and graceful shutdown
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import logging
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
 from typing import Any
 
-from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp import WSCloseCode, web
 
 from exporter.config.model import STATION_ID_RE, Config
 from exporter.endpoint.admission import Admission
 from exporter.endpoint.peer_identity import PEER_IDENTITY, identify
-from exporter.endpoint.rate_limit import refuse_over_rate
 from exporter.endpoint.relay import (
     RelaySession,
     UpstreamConnector,
@@ -26,25 +23,22 @@ from exporter.endpoint.relay import (
     raw_station_segment,
 )
 from exporter.endpoint.session import Session
+from exporter.endpoint.station_session import (
+    Connection,
+    Protocol,
+    SessionContext,
+    StationSession,
+)
 from exporter.endpoint.token_bucket import TokenBucket
 from exporter.knowledge.vendor_codes import CodeBook
 from exporter.protocol import v16, v201
-from exporter.protocol.handler import VersionHandler
+from exporter.protocol.handler import HandlerContext
 from exporter.protocol.untrusted import clean
 from exporter.state.counters import Stats
 from exporter.state.fleet import Fleet, FleetFull
 from exporter.state.relay_legs import UpstreamLegs
 
 log = logging.getLogger("exporter.ocpp")
-
-
-@dataclass(frozen=True)
-class Protocol:
-    """What a negotiated subprotocol selects for the connection."""
-
-    handler: type[VersionHandler]
-    known_actions: frozenset[str]
-    formation_violation: str
 
 
 PROTOCOLS: dict[str, Protocol] = {
@@ -71,28 +65,41 @@ class OcppServer:
         config: Config,
         fleet: Fleet,
         stats: Stats,
+        admission: Admission,
+        *,
+        upstream_legs: UpstreamLegs,
+        relay: UpstreamConnector | None = None,
+        new_bucket: Callable[[], TokenBucket] | None = None,
         clock: Callable[[], float] = time.time,
         codes: CodeBook | None = None,
     ) -> None:
+        """`admission` decides who may connect; `relay` (config `mode: relay`) opens each
+        station's leg to its own CSMS, whose state `upstream_legs` keeps; `new_bucket` makes a
+        session's message rate limit (None: no limit); `codes` are the vendor error code
+        schemes the handlers recognise."""
         self.config = config
-        self.codes = codes
         self.settings = config.ocpp
         self.fleet = fleet
         self.stats = stats
         self.clock = clock
-        self.sessions: dict[str, Session | RelaySession] = {}
-        # Relay mode (config `mode: relay`): stations are passed through to their own CSMS.
-        self.upstream_legs = UpstreamLegs(known=lambda sid: sid in self.fleet.stations)
-        self.relay = (
-            UpstreamConnector(config, self.upstream_legs, clock) if config.mode == "relay" else None
+        self.admission = admission
+        self.upstream_legs = upstream_legs
+        self.relay = relay
+        self.new_bucket = new_bucket
+        self.sessions: dict[str, StationSession] = {}
+        self.session_context = SessionContext(fleet, stats, self.settings, clock, upstream_legs)
+        self.handler_context = HandlerContext(
+            fleet,
+            stats,
+            self.settings,
+            config.limits,
+            clock,
+            itertools.count(1),
+            codes or CodeBook(),
         )
-        self._transaction_ids = itertools.count(1)
         self._sweeper: asyncio.Task[None] | None = None
         self._closing = False
-        self._tasks: set[asyncio.Task[None]] = set()
-        # Set by exporter.security.install: who may connect, and per-session rate limits.
-        self.admission: Admission | None = None
-        self.new_bucket: Callable[[], TokenBucket] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
         self._next_forget = 0.0
 
     def add_routes(self, app: web.Application) -> None:
@@ -100,7 +107,11 @@ class OcppServer:
         app.on_startup.append(self._start)
         app.on_shutdown.append(self._shutdown)
         if self.relay is not None:
-            app.on_cleanup.append(lambda _app: self.relay.close())
+            app.on_cleanup.append(self._close_relay)
+
+    async def _close_relay(self, app: web.Application) -> None:
+        if self.relay is not None:
+            await self.relay.close()
 
     # -- admission ----------------------------------------------------------------------
 
@@ -140,10 +151,9 @@ class OcppServer:
         request[PEER_IDENTITY] = identify(
             request, self.settings.trusted_proxies, self.settings.client_cert_header
         )
-        if self.admission is not None:
-            refused = await self.admission.check(request, station_id)
-            if refused is not None:
-                return refused
+        refused = await self.admission.check(request, station_id)
+        if refused is not None:
+            return refused
         upstream = None
         if self.relay is not None:
             # Relay mode: reach the station's CSMS before accepting the station, so that a
@@ -182,48 +192,20 @@ class OcppServer:
             if upstream is not None:
                 await upstream.close(code=WSCloseCode.GOING_AWAY)
             raise
-        handler = protocol.handler(
-            station_id,
-            self.fleet,
-            self.stats,
-            self.settings,
-            self.config.limits,
-            self.clock,
-            self._transaction_ids,
-            self.codes,
+        handler = protocol.handler(station_id, self.handler_context)
+        connection = Connection(
+            station_id, ws, token, request.get(PEER_IDENTITY), request.transport
         )
+        session: StationSession
         if upstream is not None:
-            relay = RelaySession(
-                station_id,
-                ws,
-                upstream,
-                handler,
-                token,
-                self.fleet,
-                self.stats,
-                self.upstream_legs,
-                self.clock,
-                protocol.known_actions,
-                protocol.formation_violation,
-            )
-            await self._run(relay, request)
-            return ws
-        session = Session(
-            station_id,
-            ws,
-            handler,
-            token,
-            self.fleet,
-            self.stats,
-            self.clock,
-            self.settings.call_timeout,
-            protocol.known_actions,
-            protocol.formation_violation,
-        )
+            session = RelaySession(self.session_context, connection, handler, protocol, upstream)
+        else:
+            bucket = self.new_bucket() if self.new_bucket is not None else None
+            session = Session(self.session_context, connection, handler, protocol, bucket)
         await self._run(session, request)
         return ws
 
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         # The loop keeps only weak references to tasks: hold them until they finish.
         task = asyncio.create_task(coro)
         self._tasks.add(task)
@@ -231,73 +213,25 @@ class OcppServer:
 
     # -- the session's life ---------------------------------------------------------------
 
-    async def _run(self, session: Session | RelaySession, request: web.Request) -> None:
+    async def _run(self, session: StationSession, request: web.Request) -> None:
         station_id = session.station_id
         previous = self.sessions.get(station_id)
         self.sessions[station_id] = session
         if previous is not None:
-            previous.close_reason = "replaced"
-            # Its re-sync must not finish (or abandon) the new session's one.
-            if getattr(previous, "resync_task", None) is not None:
-                previous.resync_task.cancel()
+            previous.end("replaced")
             self._spawn(previous.ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"replaced"))
-        session.transport = request.transport
         self.stats.open_connections += 1
-        session.peer = request.get(PEER_IDENTITY)
         address = session.peer.station_address if session.peer else request.remote
         log.info("station %s connected (%s)", station_id, address)
-        # Relay mode sends nothing of its own (no TriggerMessage re-sync): the CSMS owns the
-        # station's conversation, the exporter only passes it through.
-        resync = None
-        ws = session.ws
-        bucket = self.new_bucket() if self.new_bucket is not None else None
         try:
-            if isinstance(session, RelaySession):
-                await session.run()
-            else:
-                resync = session.resync_task = asyncio.create_task(session.handler.resync(session))
-                async for msg in ws:
-                    if msg.type == WSMsgType.TEXT:
-                        if bucket is not None and not bucket.allow():
-                            await refuse_over_rate(session, msg.data, bucket, self.stats)
-                            continue
-                        await session.on_text(msg.data)
-                    elif msg.type == WSMsgType.PING:
-                        session.on_pong()
-                        await ws.pong(msg.data)
-                    elif msg.type == WSMsgType.PONG:
-                        session.on_pong()
-                    elif msg.type == WSMsgType.BINARY:
-                        self.stats.protocol_errors["binary_frame"] += 1
-                        await ws.close(code=WSCloseCode.UNSUPPORTED_DATA, message=b"OCPP-J is text")
-                        session.close_reason = "binary_frame"
-                    elif msg.type == WSMsgType.ERROR:
-                        session.close_reason = self._error_reason(ws)
-        except ConnectionResetError:
-            session.close_reason = "connection_lost"
-        except asyncio.CancelledError:
-            # Keep a reason already given (replaced, shutdown, ...); let cancellation go on.
-            if session.close_reason == "station_closed":
-                session.close_reason = "connection_lost"
-            raise
+            await session.run()
         finally:
-            if resync is not None:
-                resync.cancel()
-            session.fail_pending()
             if self.sessions.get(station_id) is session:
                 del self.sessions[station_id]
             self.fleet.disconnect(station_id, session.token, self.clock())
             self.stats.open_connections -= 1
             self.stats.disconnects[session.close_reason] += 1
             log.info("station %s disconnected (%s)", station_id, session.close_reason)
-
-    def _error_reason(self, ws: web.WebSocketResponse) -> str:
-        error = ws.exception()
-        if getattr(error, "code", None) == WSCloseCode.MESSAGE_TOO_BIG:
-            self.stats.protocol_errors["frame_too_large"] += 1
-            return "frame_too_large"
-        self.stats.protocol_errors["websocket_error"] += 1
-        return "websocket_error"
 
     # -- liveness ---------------------------------------------------------------------
 
@@ -318,16 +252,13 @@ class OcppServer:
         """One pass over all sessions: ping the quiet ones, drop the dead ones. One task for the
         whole fleet instead of one timer per connection keeps 10,000 sessions cheap."""
         now = self.clock()
-        s = self.settings
         for session in list(self.sessions.values()):
-            if now - session.last_frame > s.heartbeat_timeout:
-                self._drop(session, "heartbeat_timeout")
-            elif session.ping_sent is not None:
-                if now - session.ping_sent > s.ping_timeout:
-                    self._drop(session, "ping_timeout")
-            elif now - session.last_rx >= s.ping_interval:
+            reason = session.overdue(now)
+            if reason is not None:
+                self._drop(session, reason)
+            elif session.ping_due(now):
                 session.ping_sent = now
-                self._spawn(self._ping(session))
+                self._spawn(session.ping())
         self.forget_stale(now)
 
     def forget_stale(self, now: float) -> None:
@@ -343,13 +274,9 @@ class OcppServer:
         for station_id in forgotten:
             log.info("forgot station %s: not in the inventory, offline for %gs", station_id, after)
 
-    async def _ping(self, session: Session | RelaySession) -> None:
-        with contextlib.suppress(ConnectionError, RuntimeError):
-            await session.ws.ping()
-
-    def _drop(self, session: Session | RelaySession, reason: str) -> None:
+    def _drop(self, session: StationSession, reason: str) -> None:
         """A dead peer will never answer a close handshake: cut the TCP connection."""
-        session.close_reason = reason
+        session.end(reason)
         log.warning("station %s: %s, closing the connection", session.station_id, reason)
         if self.sessions.get(session.station_id) is session:
             del self.sessions[session.station_id]
@@ -366,7 +293,7 @@ class OcppServer:
             self._sweeper.cancel()
         sessions = list(self.sessions.values())
         for session in sessions:
-            session.close_reason = "shutdown"
+            session.end("shutdown")
         await asyncio.gather(
             *(
                 s.ws.close(code=WSCloseCode.GOING_AWAY, message=b"exporter shutting down")

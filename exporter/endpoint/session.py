@@ -1,4 +1,5 @@
-"""One station's open websocket: frame dispatch, CALLs to the station, liveness bookkeeping."""
+"""A standalone station session: the exporter answers the station as its central system.
+Frame dispatch, CALLs to the station and its re-sync after connecting."""
 
 from __future__ import annotations
 
@@ -6,15 +7,24 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
-from aiohttp import web
+from aiohttp import WSCloseCode, WSMsgType
 
-from exporter.endpoint.peer_identity import PeerIdentity
+from exporter.endpoint.rate_limit import refuse_over_rate
+from exporter.endpoint.station_session import (
+    LIVENESS_FRAMES,
+    Connection,
+    Protocol,
+    SessionContext,
+    StationSession,
+)
+from exporter.endpoint.token_bucket import TokenBucket
+from exporter.protocol.handler import VersionHandler
 from exporter.protocol.rpc import (
     Call,
     CallError,
+    CallFailed,
     CallResult,
     FrameError,
     RpcError,
@@ -23,70 +33,71 @@ from exporter.protocol.rpc import (
     call_result,
 )
 from exporter.protocol.rpc import parse_frame as parse
-from exporter.state.counters import Stats
-from exporter.state.fleet import Fleet
 
 log = logging.getLogger("exporter.ocpp")
 
 
-class CallFailed(Exception):
-    """The station answered our CALL with a CALLERROR, or the session ended first."""
+class Session(StationSession):
+    """A standalone session: the exporter is the station's central system and answers it."""
 
-
-class Handler(Protocol):
-    version: str
-
-    def handle_call(self, action: str, payload: dict[str, Any]) -> dict[str, Any]: ...
-
-    async def resync(self, session: Session) -> None: ...
-
-
-class Session:
     def __init__(
         self,
-        station_id: str,
-        ws: web.WebSocketResponse,
-        handler: Handler,
-        token: int,
-        fleet: Fleet,
-        stats: Stats,
-        clock: Callable[[], float],
-        call_timeout: float,
-        known_actions: frozenset[str],
-        formation_violation: str,
+        context: SessionContext,
+        connection: Connection,
+        handler: VersionHandler,
+        protocol: Protocol,
+        bucket: TokenBucket | None = None,
     ) -> None:
-        self.station_id = station_id
-        self.ws = ws
-        self.handler = handler
-        self.token = token
-        self.fleet = fleet
-        self.stats = stats
-        self.clock = clock
-        self.call_timeout = call_timeout
-        self.known_actions = known_actions
-        self.formation_violation = formation_violation
+        super().__init__(context, connection, handler, protocol)
+        # Per-station message rate limit (limits.max_messages_per_second); None: off.
+        self.bucket = bucket
         self.pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
-        # Who presented the session (exporter/proxy.py), set by the server on upgrade.
-        self.peer: PeerIdentity | None = None
-        now = clock()
-        self.last_rx = now
-        self.last_frame = now
-        self.ping_sent: float | None = None
-        self.close_reason = "station_closed"
-        self.transport: asyncio.BaseTransport | None = None
         self.resync_task: asyncio.Task[None] | None = None
+
+    # -- the run loop -------------------------------------------------------------------
+
+    async def _serve(self) -> None:
+        stats = self.context.stats
+        self.resync_task = asyncio.create_task(self.handler.resync(self))
+        ws = self.ws
+        async for msg in ws:
+            if msg.type == WSMsgType.TEXT:
+                if self.bucket is not None and not self.bucket.allow():
+                    await refuse_over_rate(self, msg.data, self.bucket, stats)
+                    continue
+                await self.on_text(msg.data)
+            elif msg.type in LIVENESS_FRAMES:
+                await self._on_ping_or_pong(msg)
+            elif msg.type == WSMsgType.BINARY:
+                stats.protocol_errors["binary_frame"] += 1
+                await ws.close(code=WSCloseCode.UNSUPPORTED_DATA, message=b"OCPP-J is text")
+                self.close_reason = "binary_frame"
+            elif msg.type == WSMsgType.ERROR:
+                self.close_reason = self._error_reason()
+
+    def _error_reason(self) -> str:
+        error = self.ws.exception()
+        if getattr(error, "code", None) == WSCloseCode.MESSAGE_TOO_BIG:
+            self.context.stats.protocol_errors["frame_too_large"] += 1
+            return "frame_too_large"
+        self.context.stats.protocol_errors["websocket_error"] += 1
+        return "websocket_error"
+
+    def _stop_work(self) -> None:
+        if self.resync_task is not None:
+            self.resync_task.cancel()
 
     # -- inbound ----------------------------------------------------------------------
 
     async def on_text(self, text: str) -> None:
         started = time.perf_counter()
-        now = self.clock()
+        now = self.context.clock()
         self.last_rx = self.last_frame = now
-        self.fleet.seen(self.station_id, now)
+        self.context.fleet.seen(self.station_id, now)
         try:
-            frame = parse(text, self.formation_violation)
+            frame = parse(text, self.protocol.formation_violation)
         except FrameError as exc:
-            self.stats.protocol_errors[exc.reason] += 1
+            self.context.stats.protocol_errors[exc.reason] += 1
             log.warning("station %s sent a bad frame: %s", self.station_id, exc)
             if exc.unique_id is not None:
                 await self.ws.send_str(call_error(exc.unique_id, exc.error))
@@ -95,10 +106,11 @@ class Session:
             await self._on_call(frame)
         else:
             self._on_response(frame)
-        self.stats.handling.observe(time.perf_counter() - started)
+        self.context.stats.handling.observe(time.perf_counter() - started)
 
     async def _on_call(self, frame: Call) -> None:
-        action = frame.action if frame.action in self.known_actions else "unknown"
+        stats = self.context.stats
+        action = frame.action if frame.action in self.protocol.known_actions else "unknown"
         try:
             reply = call_result(
                 frame.unique_id, self.handler.handle_call(frame.action, frame.payload)
@@ -107,30 +119,25 @@ class Session:
         except RpcError as exc:
             reply = call_error(frame.unique_id, exc)
             result = "callerror"
-            self.stats.protocol_errors[f"callerror_{exc.code}"] += 1
+            stats.protocol_errors[f"callerror_{exc.code}"] += 1
             log.info("station %s: %s answered with %s", self.station_id, action, exc)
         except Exception:
             # A bug of ours must cost the station one answer, not its session.
             log.exception("station %s: handling %s failed", self.station_id, action)
             reply = call_error(frame.unique_id, RpcError("InternalError", "internal error"))
             result = "internal_error"
-        self.stats.frames[action, result] += 1
+        stats.frames[action, result] += 1
         await self.ws.send_str(reply)
 
     def _on_response(self, frame: CallResult | CallError) -> None:
         future = self.pending.pop(frame.unique_id, None)
         if future is None or future.done():
-            self.stats.protocol_errors["unexpected_response"] += 1
+            self.context.stats.protocol_errors["unexpected_response"] += 1
             return
         if isinstance(frame, CallResult):
             future.set_result(frame.payload)
         else:
             future.set_exception(CallFailed(f"{frame.code}: {frame.description}"))
-
-    def on_pong(self) -> None:
-        self.last_rx = self.clock()
-        self.ping_sent = None
-        self.fleet.seen(self.station_id, self.last_rx)
 
     # -- outbound ---------------------------------------------------------------------
 
@@ -141,7 +148,7 @@ class Session:
         self.pending[unique_id] = future
         try:
             await self.ws.send_str(call(unique_id, action, payload))
-            async with asyncio.timeout(self.call_timeout):
+            async with asyncio.timeout(self.context.settings.call_timeout):
                 return await future
         finally:
             self.pending.pop(unique_id, None)

@@ -6,14 +6,14 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from exporter.config.model import Limits, OcppSettings
-from exporter.endpoint.session import CallFailed, Session
 from exporter.knowledge.vendor_codes import CodeBook
 from exporter.protocol.code_schemes import Station
-from exporter.protocol.rpc import RpcError, Schemas
+from exporter.protocol.rpc import CallFailed, RpcError, Schemas
 from exporter.protocol.untrusted import clean
 from exporter.state.counters import Stats
 from exporter.state.fleet import Fleet
@@ -25,6 +25,32 @@ def now_iso(now: float) -> str:
     return datetime.fromtimestamp(now, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+class StationLink(Protocol):
+    """What a handler needs from the session it serves: the protocol layer sits below the
+    endpoint and never imports it."""
+
+    @property
+    def station_id(self) -> str: ...
+
+    async def call(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Send a CALL to the station; its CALLRESULT payload, or CallFailed/TimeoutError."""
+        ...
+
+
+@dataclass(frozen=True)
+class HandlerContext:
+    """What every handler of the endpoint shares."""
+
+    fleet: Fleet
+    stats: Stats
+    settings: OcppSettings
+    limits: Limits
+    clock: Callable[[], float]
+    # One sequence for the whole endpoint: ids stay unique across stations and reconnects.
+    transaction_ids: itertools.count[int]
+    codes: CodeBook
+
+
 class VersionHandler:
     """One per connection; every state it changes lives in the fleet, so a reconnect loses
     nothing. Subclasses give their version's schemas, known actions and routes."""
@@ -33,26 +59,16 @@ class VersionHandler:
     schemas: Schemas
     known_actions: frozenset[str]
 
-    def __init__(
-        self,
-        station_id: str,
-        fleet: Fleet,
-        stats: Stats,
-        settings: OcppSettings,
-        limits: Limits,
-        clock: Callable[[], float],
-        transaction_ids: itertools.count[int],
-        codes: CodeBook | None = None,
-    ) -> None:
+    def __init__(self, station_id: str, context: HandlerContext) -> None:
         self.station_id = station_id
-        self.fleet = fleet
-        self.stats = stats
-        self.settings = settings
-        self.limits = limits
-        self.clock = clock
-        self._transaction_ids = transaction_ids
+        self.fleet = context.fleet
+        self.stats = context.stats
+        self.settings = context.settings
+        self.limits = context.limits
+        self.clock = context.clock
+        self._transaction_ids = context.transaction_ids
         #: Standard schemes and operator catalogs the station's codes are recognised against.
-        self.codes = codes or CodeBook()
+        self.codes = context.codes
         self._routes = self.routes()
 
     def routes(self) -> dict[str, Route]:
@@ -92,7 +108,7 @@ class VersionHandler:
 
     # -- after connect ----------------------------------------------------------------
 
-    async def resync(self, session: Session) -> None:
+    async def resync(self, session: StationLink) -> None:
         """Ask the station to re-report every connector; what it no longer reports goes
         (`finish_resync`). A station that refuses keeps its last-known state."""
         self.fleet.start_resync(self.station_id, self.clock())

@@ -30,6 +30,10 @@ class RpcError(Exception):
         self.details = details or {}
 
 
+class CallFailed(Exception):
+    """A CALL we sent was answered with a CALLERROR, or the session ended before an answer."""
+
+
 class FrameError(Exception):
     """A frame that cannot be handled; `unique_id` is set when a CALLERROR can still be sent."""
 

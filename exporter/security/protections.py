@@ -1,7 +1,6 @@
-"""Wiring of the protections into both listeners: OCPP admission (profiles, unknown stations,
-connection limit), per-station rate limits, TLS contexts and metrics-side Basic auth. Called once
-by service.build; keeps the listeners' own modules free of policy. (The state store is wired by
-service.build through store.open_store.)"""
+"""The listeners' transport protections: TLS contexts for both listeners, the OCPP listener's
+accept backlog, and warnings about configurations that weaken security. The composition root
+(service.build) wires them, with OCPP admission, rate limits and metrics-side Basic auth."""
 
 from __future__ import annotations
 
@@ -9,17 +8,8 @@ import logging
 import ssl
 from dataclasses import dataclass
 
-from aiohttp import web
-
 from exporter.config.model import Config
-from exporter.endpoint.admission import Admission
-from exporter.endpoint.server import OcppServer
-from exporter.endpoint.token_bucket import TokenBucket
-from exporter.security.passwords import Verifier
 from exporter.security.tls import server_context
-from exporter.security.web_auth import basic_auth_middleware
-from exporter.state.counters import Stats
-from exporter.state.fleet import Fleet
 
 log = logging.getLogger("exporter.security")
 
@@ -55,21 +45,9 @@ def tls_contexts(config: Config) -> tuple[ssl.SSLContext | None, ssl.SSLContext 
     return ocpp_ssl, web_ssl
 
 
-def install(
-    config: Config,
-    fleet: Fleet,
-    stats: Stats,
-    ocpp: OcppServer,
-    ocpp_app: web.Application,
-    metrics_app: web.Application,
-) -> Security:
+def listener_security(config: Config) -> Security:
+    """Both listeners' TLS and the OCPP backlog; logs what weakens the configured security."""
     sec = config.ocpp_security
-    inventory = frozenset(station for site in config.sites for station in site.stations)
-    verifier = Verifier()
-    ocpp.admission = Admission(sec, inventory, config.limits, fleet, stats, verifier)
-    limits = config.limits
-    if limits.max_messages_per_second > 0:
-        ocpp.new_bucket = lambda: TokenBucket(limits.max_messages_per_second, limits.burst)
     ocpp_ssl, web_ssl = tls_contexts(config)
     if sec.tls is not None and sec.profile not in (2, 3):
         log.warning("ocpp.security.tls is set but profile %d does not use TLS", sec.profile)
@@ -78,8 +56,4 @@ def install(
             "OCPP security profile 1 sends passwords in clear text: use it only behind a "
             "TLS-terminating proxy or on a trusted network"
         )
-    if config.web.basic_auth_users:
-        metrics_app.middlewares.append(
-            basic_auth_middleware(config.web.basic_auth_users, stats, verifier)
-        )
-    return Security(ocpp_ssl, web_ssl, min(limits.max_connections, MAX_BACKLOG))
+    return Security(ocpp_ssl, web_ssl, min(config.limits.max_connections, MAX_BACKLOG))
