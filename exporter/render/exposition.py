@@ -24,8 +24,10 @@ from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
 from exporter.knowledge.catalog import Catalog
+from exporter.knowledge.vendor_codes import VendorCode
 from exporter.render.families import (
     CATALOG_FAMILIES,
+    CODE_FAMILIES,
     CONNECTOR_FAMILIES,
     DROPPED,
     ERROR_FAMILIES,
@@ -33,7 +35,7 @@ from exporter.render.families import (
     STATION_FAMILIES,
     Family,
 )
-from exporter.state.fleet import Fleet, Station
+from exporter.state.fleet import ActiveError, Fleet, Station
 
 # Stations rendered between two yields to the event loop (about 5 ms of work).
 CHUNK = 500
@@ -136,9 +138,13 @@ class FleetExposition:
         self._write_station = resource_writer(STATION_FAMILIES)
         self._write_connector = resource_writer(CONNECTOR_FAMILIES)
         self._write_error = resource_writer(ERROR_FAMILIES)
+        self._write_code = resource_writer(CODE_FAMILIES)
+        self._codes = catalog.codes
         n_station, n_connector = len(STATION_FAMILIES), len(CONNECTOR_FAMILIES)
+        n_error = n_station + n_connector + len(ERROR_FAMILIES)
         self._connector_at = slice(n_station, n_station + n_connector)
-        self._error_at = slice(n_station + n_connector, len(FLEET_FAMILIES))
+        self._error_at = slice(n_station + n_connector, n_error)
+        self._code_at = slice(n_error, len(FLEET_FAMILIES))
         self._headers = [header(f) for f in FLEET_FAMILIES]
         self._capped = [f.capped for f in FLEET_FAMILIES]
         self._dropped_header = header(DROPPED)
@@ -160,11 +166,26 @@ class FleetExposition:
         self._write_station(station, ident, into)
         into_connector = into[self._connector_at]
         into_error = into[self._error_at]
+        into_code = into[self._code_at]
         for connector in station.connectors.values():
             cid = (*ident, esc(connector.id))
             self._write_connector(connector, cid, into_connector)
             for e in connector.errors.values():
-                self._write_error(e, (*cid, esc(e.code)), into_error)
+                eid = (*cid, esc(e.code))
+                self._write_error(e, eid, into_error)
+                if e.codes:
+                    for entry in self._known_codes(e):
+                        self._write_code(entry, eid, into_code)
+
+    def _known_codes(self, error: ActiveError) -> list[VendorCode]:
+        """The entries behind an error's codes, once each (two codes of a compound may match
+        one operator pattern); a code whose catalog is no longer configured has none."""
+        entries: list[VendorCode] = []
+        for code in error.codes:
+            entry = self._codes.entry(error.scheme, code)
+            if entry is not None and entry not in entries:
+                entries.append(entry)
+        return entries
 
     async def render(self) -> str:
         lines: list[list[str]] = [[] for _ in FLEET_FAMILIES]

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
 from exporter.knowledge.catalog import Catalog, Entry
+from exporter.knowledge.vendor_codes import VendorCode
 from exporter.state.fleet import ActiveError, Connector, Station
 
 R = TypeVar("R")
@@ -173,9 +174,25 @@ ERROR_FAMILIES: tuple[Family[ActiveError], ...] = (
         "gauge",
         "Details of the active error as the station sent them (bounded length); always 1.",
         ERROR,
-        ("status", "vendor_id", "vendor_error_code", "info"),
-        lambda e: ((e.status, e.vendor_id, e.vendor_error_code, e.info), 1),
+        ("status", "vendor_id", "vendor_error_code", "info", "scheme"),
+        lambda e: ((e.status, e.vendor_id, e.vendor_error_code, e.info, e.scheme), 1),
         capped=True,
+    ),
+)
+
+#: Per recognised code of an active error (one per code of a compound), the knowledge base's or
+#: operator catalog's entry is the resource: its (scheme, code) is the join key onto
+#: ocpp_vendor_code_info. Not capped: the alerts for recognised codes are built on it, and it is
+#: bounded by the catalogued codes and MAX_COMPOUND_CODES per error.
+CODE_FAMILIES: tuple[Family[VendorCode], ...] = (
+    Family(
+        "ocpp_connector_vendor_code",
+        "gauge",
+        "1 per recognised standard or operator-catalog code the active error carries; "
+        "join on (scheme, code) with ocpp_vendor_code_info for its text.",
+        ERROR,
+        ("scheme", "code"),
+        lambda v: ((v.scheme, v.code), 1),
     ),
 )
 
@@ -184,6 +201,7 @@ FLEET_FAMILIES: tuple[Family[Any], ...] = (
     *STATION_FAMILIES,
     *CONNECTOR_FAMILIES,
     *ERROR_FAMILIES,
+    *CODE_FAMILIES,
 )
 
 DROPPED: Family[int] = Family(
@@ -203,6 +221,20 @@ def _error_code_info(e: Entry) -> Sample:
 
 def _notification_info(e: Entry) -> Sample:
     labels = (e.key, e.alert, e.severity, e.title, e.description, e.resolution_text())
+    return labels, 1
+
+
+def _vendor_code_info(v: VendorCode) -> Sample:
+    labels = (
+        v.scheme,
+        v.code,
+        v.title,
+        v.severity,
+        v.responsible_text(),
+        v.description,
+        v.resolution_text(),
+        v.runbook_url,
+    )
     return labels, 1
 
 
@@ -236,6 +268,27 @@ CATALOG_FAMILIES: tuple[CatalogFamily[Any], ...] = (
             _notification_info,
         ),
         lambda catalog: catalog.notifications.values(),
+    ),
+    CatalogFamily(
+        Family(
+            "ocpp_vendor_code_info",
+            "gauge",
+            "Text of each recognised standard or operator-catalog code: what it means, what to "
+            "do, who must act (comma-separated, first acts first); always 1.",
+            (),
+            (
+                "scheme",
+                "code",
+                "title",
+                "severity",
+                "responsible",
+                "description",
+                "resolution",
+                "runbook_url",
+            ),
+            _vendor_code_info,
+        ),
+        lambda catalog: catalog.codes.entries(),
     ),
 )
 

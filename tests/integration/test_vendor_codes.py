@@ -45,6 +45,14 @@ async def test_chargex_pilot_fault_over_16_gets_its_own_text_and_everest_clears(
         assert note["vendor"]["resolution"] == list(pilot.resolution)
         assert note["vendor"]["responsible"] == ["maintenance", "vehicle"]
         assert note["vendor"]["description"] == pilot.description
+        scrape = await exporter.scrape()
+        ((code, _),) = samples(scrape, "ocpp_connector_vendor_code", station="EVR-16")
+        assert (code["connector"], code["scheme"], code["code"]) == ("2", "chargex", "CX014")
+        ((text, value),) = samples(scrape, "ocpp_vendor_code_info", scheme="chargex", code="CX014")
+        assert value == 1
+        assert text["title"] == pilot.title and text["resolution"] == pilot.resolution_text()
+        assert (text["severity"], text["responsible"]) == ("critical", "maintenance,vehicle")
+        assert len(samples(scrape, "ocpp_vendor_code_info")) == len(list(book.entries())) == 51
 
         # A second fault: EVerest sends one StatusNotification per error (it replaces CX014
         # as the connector's current error).
@@ -109,6 +117,18 @@ async def test_evgo_compound_code_gives_one_entry_per_code_with_its_reading(expo
         assert by_code["F002"]["reading"] == "6.90"
         assert by_code["F002"]["title"] == "Pilot voltage high"
         assert all(n["vendor_error_code"] == "F000,F002" for n in notes)
+        scrape = await exporter.scrape()
+        codes = samples(scrape, "ocpp_connector_vendor_code", station="EVGO-1")
+        assert {(lab["error_code"], lab["scheme"], lab["code"]) for lab, _ in codes} == {
+            ("OtherError", "evgo", "F000"),
+            ("OtherError", "evgo", "F002"),
+        }
+        ((info, _),) = samples(scrape, "ocpp_connector_error_info", station="EVGO-1")
+        assert (info["scheme"], info["vendor_error_code"], info["info"]) == (
+            "evgo",
+            "F000,F002",
+            "1.95,6.90",
+        )
 
         # A "resolved" for one of them keeps the other.
         await station.status(
@@ -164,6 +184,12 @@ async def test_uec_over_16_and_unknown_vendor_ids_stay_unrecognised(exporter):
         assert notes["1"]["vendor"]["scheme"] == "charin-uec"
         assert notes["1"]["vendor"]["title"] == "Power module fault"
         assert notes["2"]["vendor"] is None
+        scrape = await exporter.scrape()
+        schemes = {
+            lab["connector"]: lab["scheme"]
+            for lab, _ in samples(scrape, "ocpp_connector_error_info", station="UEC-1")
+        }
+        assert schemes == {"1": "charin-uec", "2": ""}
         assert notes["2"]["severity"] == "warning"  # OtherError's own
     finally:
         await station.close()

@@ -48,6 +48,23 @@ def tricky_fleet() -> Fleet:
         ActiveError("Unknown", 1_700_000_005.0, "Faulted", "", "", "errorCode=Smoke"),
         1_700_000_005.0,
     )
+    fleet.report_status(
+        "CONF-1",
+        "3",
+        "Finishing",
+        ActiveError(
+            "OtherError",
+            1_700_000_005.5,
+            "Finishing",
+            "com.evgo.mrec",
+            "F000,F002",
+            "1.95,6.90",
+            scheme="evgo",
+            codes=("F000", "F002"),
+            readings=("1.95", "6.90"),
+        ),
+        1_700_000_005.5,
+    )
     fleet.firmware_status("CONF-1", "Installing", 1_700_000_006.0)
     fleet.connect("ROGUE\\1", 1_700_000_007.0)
     fleet.firmware_status("ROGUE\\1", "Installed", 1_700_000_008.0)
@@ -97,8 +114,10 @@ class Reference(Collector):
         error = gauge("ocpp_connector_error", er)
         error_since = gauge("ocpp_connector_error_since_timestamp_seconds", er)
         error_info = gauge(
-            "ocpp_connector_error_info", [*er, "status", "vendor_id", "vendor_error_code", "info"]
+            "ocpp_connector_error_info",
+            [*er, "status", "vendor_id", "vendor_error_code", "info", "scheme"],
         )
+        vendor_code = gauge("ocpp_connector_vendor_code", [*er, "scheme", "code"])
         budget = self.budget
         dropped = 0
         for s in self.fleet:
@@ -128,12 +147,14 @@ class Reference(Collector):
                     if budget > 0:
                         budget -= 1
                         error_info.add_metric(
-                            [*el, e.status, e.vendor_id, e.vendor_error_code, e.info], 1
+                            [*el, e.status, e.vendor_id, e.vendor_error_code, e.info, e.scheme], 1
                         )
                     else:
                         dropped += 1
+                    for code in e.codes:
+                        vendor_code.add_metric([*el, e.scheme, code], 1)
         yield from (connected, info, last_seen, connects, boots, firmware, firmware_ts)
-        yield from (status, status_since, error, error_since, error_info)
+        yield from (status, status_since, error, error_since, error_info, vendor_code)
         truncated = gauge("ocpp_exporter_error_info_series_dropped", [])
         truncated.add_metric([], dropped)
         yield truncated
@@ -155,6 +176,34 @@ class Reference(Collector):
                 [e.key, e.alert, e.severity, e.title, e.description, e.resolution_text()], 1
             )
         yield notes
+        vendor = gauge(
+            "ocpp_vendor_code_info",
+            [
+                "scheme",
+                "code",
+                "title",
+                "severity",
+                "responsible",
+                "description",
+                "resolution",
+                "runbook_url",
+            ],
+        )
+        for v in self.catalog.codes.entries():
+            vendor.add_metric(
+                [
+                    v.scheme,
+                    v.code,
+                    v.title,
+                    v.severity,
+                    ",".join(v.responsible),
+                    v.description,
+                    v.resolution_text(),
+                    v.runbook_url,
+                ],
+                1,
+            )
+        yield vendor
 
 
 def reference(fleet: Fleet, catalog: Catalog, max_error_info_series: int) -> str:
