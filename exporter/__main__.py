@@ -83,7 +83,14 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 def cmd_generate(args: argparse.Namespace) -> int:
     from exporter.generate import main as generate_main
 
-    return generate_main(args)
+    catalog = None
+    if args.config:
+        # The generators stay offline: they get the overridden catalog, not the configuration.
+        from exporter.config import model as config_module
+        from exporter.service import build_catalog
+
+        catalog = build_catalog(config_module.load(args.config))
+    return generate_main(args, catalog)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from exporter.config.model import Config, Limits
+from exporter.config.model import Config, ConfigError, Limits
 from exporter.devices.probes import Prober
 from exporter.devices.push_api import SitesApi
 from exporter.endpoint.admission import Admission
@@ -44,7 +44,10 @@ log = logging.getLogger("exporter")
 
 def build_catalog(config: Config) -> Catalog:
     base = catalog_module.load(config.runbook_base_url)
-    return base.with_overrides(config.catalog_overrides, config.source)
+    try:
+        return base.with_overrides(config.catalog_overrides)
+    except catalog_module.UnknownEntry as exc:
+        raise ConfigError(config.source, f"catalog.overrides.{exc.key}", str(exc)) from None
 
 
 @dataclass

@@ -19,13 +19,13 @@ import yaml
 from exporter.config.security import OcppSecurity, WebSecurity, parse_ocpp_security, parse_web
 from exporter.durations import parse_duration
 from exporter.endpoint.peer_identity import IPNetwork, parse_networks
+from exporter.knowledge.severity import SEVERITIES
 
 T = TypeVar("T")
 
 # Printable, no '/', 1 to 48 characters; always used with fullmatch (a `$` would let a trailing
 # newline through, and ids end up in labels and log lines).
 STATION_ID_RE = re.compile(r"[^/\x00-\x1f\x7f]{1,48}")
-SEVERITIES = ("critical", "warning", "info")
 
 
 class ConfigError(Exception):

@@ -26,11 +26,13 @@ def generators() -> list[Generator]:
         error_codes,
         kubernetes,
         replica_rules,
+        rule_tests,
         rules,
     )
 
     return [
         rules.files,
+        rule_tests.files,
         docs.files,
         error_codes.files,
         dashboards.files,
@@ -58,19 +60,11 @@ def stale(root: Path, files: dict[str, str]) -> list[str]:
     ]
 
 
-def _catalog(config_path: str | None) -> Catalog | None:
-    """The packaged catalog, or it with a configuration's overrides and runbook base."""
-    if not config_path:
-        return None
-    from exporter.config import model as config_module
-    from exporter.service import build_catalog
-
-    return build_catalog(config_module.load(config_path))
-
-
-def main(args: argparse.Namespace) -> int:
+def main(args: argparse.Namespace, catalog: Catalog | None = None) -> int:
+    """`catalog`: the packaged one unless given (the CLI passes it with a configuration's
+    overrides and runbook base applied)."""
     root = Path(args.root)
-    files = render(_catalog(getattr(args, "config", None)))
+    files = render(catalog)
     if args.check:
         outdated = stale(root, files)
         if outdated:

@@ -16,7 +16,8 @@ import yaml
 
 from exporter.generate import promql
 from exporter.generate.promql import from_owner
-from exporter.knowledge.catalog import SEVERITY_ORDER, Catalog
+from exporter.knowledge.catalog import Catalog
+from exporter.knowledge.severity import SEVERITY_ORDER
 
 #: uid of the Prometheus datasource in grafana/provisioning/datasources; dashboards refer to it
 #: only through the `datasource` variable, so they also work with any other Prometheus.

@@ -8,13 +8,8 @@ lower case>`) lands on it: GitHub turns `### OcppConnectorGroundFailure` into th
 from __future__ import annotations
 
 from exporter.generate import rules
-from exporter.knowledge.catalog import SEVERITY_ORDER, Catalog, Entry
-
-ROUTING = {
-    "critical": "`pager` (pages the on-call person)",
-    "warning": "`ticket` (handled in working hours)",
-    "info": "`chat` (for information)",
-}
+from exporter.knowledge.catalog import Catalog, Entry
+from exporter.knowledge.severity import RECEIVER, RECEIVER_PURPOSE, SEVERITY_ORDER
 
 
 def _section(entry: Entry, rule: dict[str, object]) -> list[str]:
@@ -24,7 +19,7 @@ def _section(entry: Entry, rule: dict[str, object]) -> list[str]:
         f"### {entry.alert}",
         "",
         f"**{entry.title}**: severity `{entry.severity}`, fires after `{entry.alert_for}`, "
-        f"routed to {ROUTING[entry.severity]}. Labels: {labels}.",
+        f"routed to {_routing(entry.severity)}. Labels: {labels}.",
         "",
         f"**What it means.** {entry.description}",
         "",
@@ -76,15 +71,16 @@ def render(catalog: Catalog) -> str:
     for entry in [*connectivity, *errors]:
         out.append(
             f"| [{entry.alert}](#{entry.alert.lower()}) | {entry.severity} | "
-            f"{entry.alert_for} | `{_receiver(entry.severity)}` |"
+            f"{entry.alert_for} | `{RECEIVER[entry.severity]}` |"
         )
     out += [
         "",
         "## Routing and inhibition",
         "",
         "`alerting/alertmanager.yml` groups alerts by `alertname` and `site`, and routes "
-        '`severity="critical"` to the receiver `pager`, `warning` to `ticket` and `info` to '
-        "`chat`. While `OcppControllerOffline` fires, the `OcppChargingStationOffline` alerts of "
+        f'`severity="critical"` to the receiver `{RECEIVER["critical"]}`, `warning` to '
+        f"`{RECEIVER['warning']}` and `info` to `{RECEIVER['info']}`. "
+        "While `OcppControllerOffline` fires, the `OcppChargingStationOffline` alerts of "
         "the stations behind that controller (same `site` and `controller`) are inhibited, so "
         "a controller outage pages once. While `OcppChargingStationOffline` fires for a station, "
         "that station's connector error alerts are inhibited.",
@@ -122,8 +118,9 @@ def render(catalog: Catalog) -> str:
     return "\n".join(out)
 
 
-def _receiver(severity: str) -> str:
-    return {"critical": "pager", "warning": "ticket", "info": "chat"}[severity]
+def _routing(severity: str) -> str:
+    receiver = RECEIVER[severity]
+    return f"`{receiver}` ({RECEIVER_PURPOSE[receiver]})"
 
 
 def files(catalog: Catalog) -> dict[str, str]:

@@ -368,11 +368,7 @@ def rule_groups(catalog: Catalog) -> dict[str, list[dict[str, Any]]]:
 
 
 def files(catalog: Catalog) -> dict[str, str]:
-    from exporter.generate import rule_tests
-
-    out = {
+    return {
         RULE_FILES[key]: HEADER + dump({"groups": groups})
         for key, groups in rule_groups(catalog).items()
     }
-    out.update(rule_tests.files(catalog))
-    return out

@@ -10,37 +10,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from importlib import resources
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 
-from exporter.config.model import SEVERITIES, CatalogOverride, ConfigError
 from exporter.durations import parse_duration
 from exporter.knowledge import vendor_codes
+from exporter.knowledge.ocpp_enums import ERROR_CODES, UNKNOWN
+from exporter.knowledge.severity import SEVERITIES
 from exporter.knowledge.vendor_codes import CodeBook
 
-#: The OCPP 1.6 ChargePointErrorCode values besides NoError, in spec order.
-OCPP16_ERROR_CODES = (
-    "ConnectorLockFailure",
-    "EVCommunicationError",
-    "GroundFailure",
-    "HighTemperature",
-    "InternalError",
-    "LocalListConflict",
-    "OtherError",
-    "OverCurrentFailure",
-    "OverVoltage",
-    "PowerMeterFailure",
-    "PowerSwitchFailure",
-    "ReaderFailure",
-    "ResetFailure",
-    "UnderVoltage",
-    "WeakSignal",
-)
-#: Anything a station sends that is not in the 1.6 enum is recorded under this code.
-UNKNOWN = "Unknown"
-NO_ERROR = "NoError"
-ERROR_CODES = (*OCPP16_ERROR_CODES, UNKNOWN)
 NOTIFICATION_KINDS = ("station_offline", "controller_offline", "ems_offline")
 #: Alerts about the monitoring itself: they have no notification in the JSON API (the exporter
 #: cannot report that it is down), only alert rules and docs.
@@ -50,11 +29,36 @@ EXPORTER_ALERT_KINDS = (
     "exporter_rejecting_frames",
     "upstream_down",
 )
-SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
 
 
 class CatalogError(Exception):
-    """The packaged catalog file is broken (a bug in the release, not in user input)."""
+    """The packaged catalog file is broken (a bug in the release, not in user input), or an
+    override names something the catalog does not have."""
+
+
+class UnknownEntry(CatalogError):
+    """An override for a key that is not in the catalog; the configuration reader says where."""
+
+    def __init__(self, key: str, known: list[str]) -> None:
+        super().__init__(f"not in the catalog ({', '.join(known)})")
+        self.key = key
+
+
+class Override(Protocol):
+    """The fields an operator may change on an entry (None: keep the catalog's)."""
+
+    @property
+    def severity(self) -> str | None: ...
+    @property
+    def title(self) -> str | None: ...
+    @property
+    def description(self) -> str | None: ...
+    @property
+    def resolution(self) -> tuple[str, ...] | None: ...
+    @property
+    def runbook_url(self) -> str | None: ...
+    @property
+    def alert_for(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -92,17 +96,14 @@ class Catalog:
             *self.exporter_alerts.values(),
         ]
 
-    def with_overrides(self, overrides: Mapping[str, CatalogOverride], source: str) -> Catalog:
+    def with_overrides(self, overrides: Mapping[str, Override]) -> Catalog:
         errors = dict(self.errors)
         notifications = dict(self.notifications)
         exporter_alerts = dict(self.exporter_alerts)
         for key, override in overrides.items():
             table = next((t for t in (errors, notifications, exporter_alerts) if key in t), None)
             if table is None:
-                known = ", ".join([*errors, *notifications, *exporter_alerts])
-                raise ConfigError(
-                    source, f"catalog.overrides.{key}", f"not in the catalog ({known})"
-                )
+                raise UnknownEntry(key, [*errors, *notifications, *exporter_alerts])
             table[key] = _apply(table[key], override)
         return Catalog(
             errors=errors,
@@ -112,7 +113,7 @@ class Catalog:
         )
 
 
-def _apply(entry: Entry, override: CatalogOverride) -> Entry:
+def _apply(entry: Entry, override: Override) -> Entry:
     changes = {
         "severity": override.severity,
         "title": override.title,

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 from ocpp.v16.enums import ChargePointErrorCode
 
-from exporter.config.model import SEVERITIES
+from exporter.knowledge.severity import SEVERITIES
 
 CHARGEX = "chargex"
 EVGO = "evgo"

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from ocpp.v16.enums import ChargePointErrorCode, ChargePointStatus
-
-from exporter.knowledge.catalog import NO_ERROR, UNKNOWN
+from exporter.knowledge.ocpp_enums import (
+    NO_ERROR,
+    OCPP16_ERROR_CODES,
+    OCPP16_STATUSES,
+    UNKNOWN,
+    UNKNOWN_STATUS,
+)
 from exporter.protocol import code_schemes
 from exporter.protocol.handler import Route, VersionHandler, now_iso
 from exporter.protocol.rpc import RpcError, Schemas
@@ -14,9 +18,8 @@ from exporter.state.fleet import ActiveError, StationInfo
 
 VERSION = "1.6"
 SUBPROTOCOL = "ocpp1.6"
-ERROR_CODES = frozenset(code.value for code in ChargePointErrorCode)
-STATUSES = frozenset(status.value for status in ChargePointStatus)
-UNKNOWN_STATUS = "Unknown"
+ERROR_CODES = frozenset(OCPP16_ERROR_CODES)
+STATUSES = frozenset(OCPP16_STATUSES)
 
 
 #: Every 1.6 action (both directions, incl. the security whitepaper's): one the exporter does not

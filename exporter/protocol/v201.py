@@ -9,9 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from ocpp.v201.enums import ConnectorStatusEnumType
-
-from exporter.knowledge.catalog import UNKNOWN
+from exporter.knowledge.ocpp_enums import OCPP201_STATUSES, UNKNOWN, UNKNOWN_STATUS
 from exporter.protocol import code_schemes, v201_events
 from exporter.protocol.handler import Route, VersionHandler, now_iso
 from exporter.protocol.rpc import RpcError, Schemas, resolved
@@ -23,8 +21,7 @@ log = logging.getLogger("exporter.ocpp")
 VERSION = "2.0.1"
 SUBPROTOCOL = "ocpp2.0.1"
 FORMAT_VIOLATION = "FormatViolation"
-STATUSES = frozenset(status.value for status in ConnectorStatusEnumType)
-UNKNOWN_STATUS = "Unknown"
+STATUSES = frozenset(OCPP201_STATUSES)
 STATION_CONNECTOR = "0"
 #: The source a Faulted status without a reported cause raises `Unknown` under.
 FAULTED_SOURCE = "connectorstatus.faulted"

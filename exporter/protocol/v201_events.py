@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from exporter.knowledge.catalog import UNKNOWN
+from exporter.knowledge.ocpp_enums import UNKNOWN
 
 OTHER = "OtherError"
 

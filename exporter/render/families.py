@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
 from exporter.knowledge.catalog import Catalog, Entry
+from exporter.knowledge.ocpp_enums import FIRMWARE_UPDATE_STATES
 from exporter.knowledge.vendor_codes import VendorCode
 from exporter.state.fleet import ActiveError, Connector, Station
 
@@ -28,20 +29,6 @@ Sample = tuple[tuple[str, ...], float]
 STATION = ("station", "site")
 CONNECTOR = (*STATION, "connector")
 ERROR = (*CONNECTOR, "error_code")
-
-# FirmwareStatusNotification values (1.6 core and security extension) during which a station is
-# expected to restart and go briefly offline.
-FIRMWARE_UPDATE_STATES = frozenset(
-    {
-        "Downloading",
-        "Downloaded",
-        "DownloadScheduled",
-        "Installing",
-        "InstallScheduled",
-        "InstallRebooting",
-        "SignatureVerified",
-    }
-)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from exporter.knowledge.catalog import SEVERITY_ORDER, Catalog, Entry
+from exporter.knowledge.catalog import Catalog, Entry
+from exporter.knowledge.severity import SEVERITY_ORDER
 from exporter.knowledge.vendor_codes import CodeBook, VendorCode
 from exporter.state.fleet import ActiveError, Fleet
 

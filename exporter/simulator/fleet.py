@@ -27,21 +27,13 @@ import yaml
 from ocpp.exceptions import OCPPError
 from ocpp.routing import after, on
 from ocpp.v16 import ChargePoint, call, call_result
-from ocpp.v16.enums import (
-    Action,
-    ChargePointErrorCode,
-    ChargePointStatus,
-    ResetStatus,
-    TriggerMessageStatus,
-)
+from ocpp.v16.enums import Action, ResetStatus, TriggerMessageStatus
 
 from exporter.durations import parse_duration
+from exporter.knowledge.ocpp_enums import NO_ERROR, OCPP16_ERROR_CODES, OCPP16_STATUSES
 
 log = logging.getLogger("exporter.simulator")
 
-ERROR_CODES = frozenset(code.value for code in ChargePointErrorCode)
-STATUSES = frozenset(status.value for status in ChargePointStatus)
-NO_ERROR = "NoError"
 # How long a simulated connector lingers in the short steps of a charging session.
 SESSION_STEP_SECONDS = 2.0
 
@@ -126,7 +118,7 @@ def _range(value: Any, source: str, key: str) -> tuple[float, float]:
 
 
 def _status(value: Any, source: str, key: str) -> str:
-    if value not in STATUSES:
+    if value not in OCPP16_STATUSES:
         raise ScenarioError(source, key, f"unknown 1.6 status {value!r}")
     return str(value)
 
@@ -156,7 +148,7 @@ def parse_scenario(data: Any, source: str, prefix: str = "SIM-") -> Scenario:
             raise ScenarioError(source, where, "give exactly one of error_code, offline or reboot")
         if "error_code" in raw:
             code = raw["error_code"]
-            if code not in ERROR_CODES or code == NO_ERROR:
+            if code not in OCPP16_ERROR_CODES or code == NO_ERROR:
                 raise ScenarioError(source, f"{where}.error_code", f"not a 1.6 error: {code!r}")
             duration = raw.get("duration")
             fault = Fault(
@@ -185,7 +177,7 @@ def parse_scenario(data: Any, source: str, prefix: str = "SIM-") -> Scenario:
             raise ScenarioError(source, "random", "expected a mapping")
         codes = tuple(r.get("error_codes", RandomMode.error_codes))
         for code in codes:
-            if code not in ERROR_CODES or code == NO_ERROR:
+            if code not in OCPP16_ERROR_CODES or code == NO_ERROR:
                 raise ScenarioError(source, "random.error_codes", f"not a 1.6 error: {code!r}")
         defaults = RandomMode()
         mode = RandomMode(
