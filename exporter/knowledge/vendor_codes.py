@@ -15,8 +15,8 @@ from importlib import resources
 from typing import Any
 
 import yaml
-from ocpp.v16.enums import ChargePointErrorCode
 
+from exporter.knowledge.ocpp_enums import NO_ERROR, OCPP16_ERROR_CODES
 from exporter.knowledge.severity import SEVERITIES
 
 CHARGEX = "chargex"
@@ -35,7 +35,7 @@ PAGING_RESPONSIBLE = ("operator", "maintenance")
 MAX_COMPOUND_CODES = 8
 
 #: OCPP 1.6 error codes a vendor code may imply (NoError excluded).
-OCPP_ERROR_CODES = frozenset(c.value for c in ChargePointErrorCode) - {"NoError"}
+OCPP_ERROR_CODES = frozenset(OCPP16_ERROR_CODES) - {NO_ERROR}
 
 
 class VendorCodesError(Exception):
