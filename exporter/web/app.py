@@ -1,9 +1,11 @@
-"""The metrics-side HTTP listener: /metrics, /-/healthy, /-/ready, the landing page and the JSON
-API. Separate from the OCPP listener so that each can be exposed (and secured) on its own."""
+"""The metrics-side HTTP listener: /metrics, /-/healthy, /-/ready, the live notifications page,
+the JSON API and its event stream. Separate from the OCPP listener so that each can be exposed
+(and secured) on its own."""
 
 from __future__ import annotations
 
 import html
+import importlib.resources
 import time
 from collections.abc import Callable, Iterable
 
@@ -14,19 +16,30 @@ from exporter import __version__
 from exporter.render.exposition import FleetExposition
 from exporter.render.metrics import StatsCollector
 from exporter.render.notifications import Notification, ordered
+from exporter.web.stream import NotificationStream
 
 NotificationSource = Callable[[], Iterable[Notification]]
 
-LANDING = """<!doctype html>
-<html><head><meta charset="utf-8"><title>ocpp-exporter</title></head>
-<body><h1>ocpp-exporter {version}</h1>
-<p>OCPP stations connect to <code>ws://HOST:PORT{prefix}/{{station_id}}</code>.</p>
-<ul>
-<li><a href="metrics">/metrics</a> Prometheus metrics</li>
-<li><a href="api/v1/notifications">/api/v1/notifications</a> active notifications (JSON)</li>
-<li><a href="-/healthy">/-/healthy</a> and <a href="-/ready">/-/ready</a></li>
-</ul></body></html>
-"""
+# The page is plain files in the package: no build step, nothing fetched from another host.
+STATIC = importlib.resources.files("exporter.web") / "static"
+STATIC_TYPES = {"live.js": "text/javascript", "live.css": "text/css"}
+PAGE_HEADERS = {
+    # Only this listener's own scripts, styles and stream; station-sent text can never run.
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+        "img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-cache",
+}
+
+
+def _page(ocpp_prefix: str) -> str:
+    template = (STATIC / "index.html").read_text(encoding="utf-8")
+    return template.replace("{{version}}", html.escape(__version__)).replace(
+        "{{ocpp_prefix}}", html.escape(ocpp_prefix)
+    )
 
 
 class MetricsSide:
@@ -45,17 +58,34 @@ class MetricsSide:
         self.sources = sources
         self.ocpp_prefix = ocpp_prefix
         self.ready = False
+        self.stream = NotificationStream(self.current_notifications)
+        self.page = _page(ocpp_prefix)
+        self.static = {name: (STATIC / name).read_bytes() for name in STATIC_TYPES}
 
     def add_routes(self, app: web.Application) -> None:
-        app.router.add_get("/", self.landing)
+        app.router.add_get("/", self.live_page)
+        app.router.add_get("/static/{name}", self.static_file)
+        app.router.add_get("/api/v1/notifications/stream", self.stream.handle)
+        app.on_shutdown.append(self.stream.close)
         app.router.add_get("/metrics", self.metrics)
         app.router.add_get("/-/healthy", self.healthy)
         app.router.add_get("/-/ready", self.readiness)
         app.router.add_get("/api/v1/notifications", self.notifications)
 
-    async def landing(self, request: web.Request) -> web.Response:
-        body = LANDING.format(version=__version__, prefix=html.escape(self.ocpp_prefix))
-        return web.Response(text=body, content_type="text/html")
+    def current_notifications(self) -> Iterable[Notification]:
+        return (n for source in self.sources for n in source())
+
+    async def live_page(self, request: web.Request) -> web.Response:
+        return web.Response(text=self.page, content_type="text/html", headers=PAGE_HEADERS)
+
+    async def static_file(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        if name not in self.static:
+            raise web.HTTPNotFound()
+        return web.Response(
+            body=self.static[name],
+            headers={**PAGE_HEADERS, "Content-Type": f"{STATIC_TYPES[name]}; charset=utf-8"},
+        )
 
     async def metrics(self, request: web.Request) -> web.Response:
         started = time.perf_counter()
@@ -79,7 +109,7 @@ class MetricsSide:
             for k in ("kind", "site", "station", "severity")
             if k in request.query
         }
-        items = [n.as_json() for n in ordered(n for source in self.sources for n in source())]
+        items = [n.as_json() for n in ordered(self.current_notifications())]
         if wanted:
             items = [n for n in items if all(n.get(k) == v for k, v in wanted.items())]
         return web.json_response({"notifications": items})

@@ -1,0 +1,202 @@
+"""The live notifications page in real headless Chromium (Debian's chromium and chromedriver)
+against a real exporter and real `ocpp` stations: a fault appears on the open page, its clear
+removes it, the filters work and live in the URL, and the page is usable from the keyboard.
+
+The exporter runs on this test's event loop; selenium blocks, so every browser call runs in a
+thread."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
+from typing import Any, TypeVar
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+from exporter.config.model import Site
+from tests.conftest import Running
+from tests.conftest import test_config as make_config
+from tests.support.browser import chromium
+
+T = TypeVar("T")
+
+SITES = (
+    Site("depot-north", ("CP-N1",), controller="ctl-north"),
+    Site("depot-south", ("CP-S1",), controller="ctl-south"),
+)
+
+
+async def run(fn: Callable[..., T], *args: Any) -> T:
+    return await asyncio.to_thread(fn, *args)
+
+
+def wait_for(driver: WebDriver, check: Callable[[WebDriver], Any], timeout: float = 5.0) -> Any:
+    return WebDriverWait(driver, timeout, poll_frequency=0.05).until(check)
+
+
+def cards(driver: WebDriver) -> list[WebElement]:
+    return driver.find_elements(By.CSS_SELECTOR, "#cards article.card")
+
+
+def card_ids(driver: WebDriver) -> list[str]:
+    return [c.get_attribute("data-id") or "" for c in cards(driver)]
+
+
+def showing(driver: WebDriver, *fragments: str) -> Callable[[WebDriver], bool]:
+    """The page shows exactly one card per fragment, in that order (each id contains it)."""
+
+    def check(d: WebDriver) -> bool:
+        ids = card_ids(d)
+        return len(ids) == len(fragments) and all(
+            f in i for f, i in zip(fragments, ids, strict=True)
+        )
+
+    return check
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[WebDriver]:
+    manager = chromium()
+    driver = await run(manager.__enter__)
+    try:
+        yield driver
+    finally:
+        await run(manager.__exit__, None, None, None)
+
+
+@pytest.fixture
+async def exporter(exporter_factory) -> Running:
+    return await exporter_factory(replace(make_config(), sites=SITES))
+
+
+def open_live(driver: WebDriver, url: str) -> None:
+    driver.get(url)
+    wait_for(driver, lambda d: d.find_element(By.ID, "connection").text == "Live")
+
+
+async def test_a_fault_appears_on_the_open_page_and_its_clear_removes_it(
+    exporter: Running, browser: WebDriver
+):
+    north = await exporter.station("CP-N1")
+    south = await exporter.station("CP-S1")
+    try:
+        await north.boot()
+        await south.boot()
+        await run(open_live, browser, exporter.http_url + "/")
+        await run(wait_for, browser, showing(browser))
+        assert await run(lambda: browser.find_element(By.ID, "empty").is_displayed())
+
+        reported = time.monotonic()
+        await north.status(1, "Available", "GroundFailure", vendor_error_code="GF-12")
+        await run(wait_for, browser, showing(browser, "CP-N1"), 1.0)
+        assert time.monotonic() - reported < 1.0
+
+        card = (await run(cards, browser))[0]
+        text = await run(lambda: card.text)
+        entry = exporter.svc.catalog.error("GroundFailure")
+        assert entry.title in text and "GroundFailure" in text
+        assert "CRITICAL" in text.upper()
+        assert "Station CP-N1" in text and "Site depot-north" in text and "Connector 1" in text
+        assert "active for" in text and "GF-12" in text
+        assert entry.description in text and entry.station_behaviour in text
+        steps = await run(lambda: [li.text for li in card.find_elements(By.CSS_SELECTOR, "ol li")])
+        assert steps == list(entry.resolution)
+
+        cleared = time.monotonic()
+        await north.status(1, "Available", "NoError")
+        await run(wait_for, browser, showing(browser), 1.0)
+        assert time.monotonic() - cleared < 1.0
+    finally:
+        await north.close()
+        await south.close()
+
+
+def select(driver: WebDriver, name: str, value: str) -> None:
+    Select(driver.find_element(By.NAME, name)).select_by_value(value)
+
+
+def query(driver: WebDriver) -> str:
+    return driver.execute_script("return window.location.search")
+
+
+async def test_filters_narrow_the_cards_and_live_in_the_url(exporter: Running, browser: WebDriver):
+    north = await exporter.station("CP-N1")
+    south = await exporter.station("CP-S1")
+    try:
+        await north.boot()
+        await south.boot()
+        await north.status(1, "Faulted", "GroundFailure")
+        await south.status(2, "Available", "WeakSignal")
+        await run(open_live, browser, exporter.http_url + "/")
+        await run(wait_for, browser, showing(browser, "GroundFailure", "WeakSignal"))
+
+        await run(select, browser, "site", "depot-south")
+        await run(wait_for, browser, showing(browser, "CP-S1"))
+        assert await run(query, browser) == "?site=depot-south"
+        await run(select, browser, "site", "")
+
+        await run(select, browser, "severity", "critical")
+        await run(wait_for, browser, showing(browser, "GroundFailure"))
+        await run(select, browser, "kind", "station_offline")
+        await run(wait_for, browser, showing(browser))
+        assert await run(lambda: browser.find_element(By.ID, "empty").is_displayed())
+        assert await run(query, browser) == "?severity=critical&kind=station_offline"
+
+        # a shared link opens with the same filters, and the stream keeps it up to date
+        await run(open_live, browser, exporter.http_url + "/?kind=station_offline")
+        assert (
+            await run(
+                lambda: Select(
+                    browser.find_element(By.NAME, "kind")
+                ).first_selected_option.get_attribute("value")
+            )
+            == "station_offline"
+        )
+        await run(wait_for, browser, showing(browser))
+        await south.close()
+        await run(wait_for, browser, showing(browser, "station_offline/depot-south/CP-S1"), 2.0)
+
+        # the station search matches part of an id, case-insensitively
+        await run(open_live, browser, exporter.http_url + "/")
+        await run(wait_for, browser, lambda d: len(cards(d)) == 3)
+        field = await run(browser.find_element, By.NAME, "station")
+        await run(field.send_keys, "n1")
+        await run(wait_for, browser, showing(browser, "CP-N1"))
+        assert await run(query, browser) == "?station=n1"
+    finally:
+        await north.close()
+        await south.close()
+
+
+async def test_the_page_is_usable_from_the_keyboard(exporter: Running, browser: WebDriver):
+    await run(open_live, browser, exporter.http_url + "/")
+
+    def tab_order(d: WebDriver) -> list[str]:
+        body = d.find_element(By.TAG_NAME, "body")
+        body.click()
+        reached = []
+        for _ in range(12):
+            d.switch_to.active_element.send_keys(Keys.TAB)
+            active = d.switch_to.active_element
+            reached.append(active.get_attribute("name") or active.get_attribute("href") or "")
+        return reached
+
+    reached = await run(tab_order, browser)
+    for name in ("site", "severity", "kind", "station"):
+        assert name in reached, reached
+    assert any(r.endswith("/metrics") for r in reached), reached
+    # the focused control is visibly outlined
+    outline = await run(
+        lambda: browser.execute_script(
+            "const s = document.querySelector('select[name=severity]'); s.focus();"
+            "return getComputedStyle(s).outlineStyle"
+        )
+    )
+    assert outline not in ("", "none")
