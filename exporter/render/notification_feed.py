@@ -22,10 +22,14 @@ ChangeKind = Literal["add", "update", "remove"]
 
 def notification_id(n: Notification) -> str:
     """Stable identity of a notification while it stays active: kind, site, the thing it is about
-    (station, controller or EMS), connector and code. Names are quoted, so `/` separates parts
-    whatever the names contain."""
+    (station, controller or EMS), connector, code and, for a compound vendor code, the vendor
+    code (each is its own notification). Names are quoted, so `/` separates parts whatever the
+    names contain."""
     subject = n.station or n.controller or n.ems
-    parts = (n.kind, n.site, subject, n.connector, n.error_code)
+    parts = [n.kind, n.site, subject, n.connector, n.error_code]
+    vendor = dict(n.details).get("vendor")
+    if isinstance(vendor, dict):
+        parts += [str(vendor.get("scheme", "")), str(vendor.get("code", ""))]
     return "/".join(quote(p, safe="") for p in parts)
 
 

@@ -50,14 +50,20 @@ function steps(list) {
 }
 
 function vendorBlocks(vendor) {
+  // One object per notification (a compound code is one notification per code); a list is
+  // accepted too, for tools that merge them.
   const entries = Array.isArray(vendor) ? vendor : vendor ? [vendor] : [];
   return entries.map((v) =>
-    el("div", { class: "vendor" },
-      el("h3", {}, `Vendor code ${v.scheme || ""} ${v.code || ""}`.replace(/\s+/g, " ").trim(),
+    el("section", { class: "vendor" },
+      el("h3", {}, "Vendor code ", el("code", {}, [v.scheme, v.code].filter(Boolean).join(" ")),
         v.title ? `: ${v.title}` : ""),
       v.description ? el("p", {}, v.description) : null,
+      v.reading && v.reading_of ? el("p", {}, `Reading: ${v.reading} (${v.reading_of})`) : null,
+      v.station_behaviour ? el("p", {}, el("em", {}, "What the station does: "),
+        v.station_behaviour) : null,
       v.responsible && v.responsible.length ? el("p", { class: "details" },
         `Responsible: ${v.responsible.join(", ")}`) : null,
+      v.resolution && v.resolution.length ? el("h3", {}, "Steps for this vendor code") : null,
       v.resolution && v.resolution.length ? steps(v.resolution) : null));
 }
 
