@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import quote
 
-from exporter.knowledge.catalog import SEVERITY_ORDER
-from exporter.render.notifications import KIND_ORDER, Notification
+from exporter.render.notifications import Notification, sort_key
 
 ChangeKind = Literal["add", "update", "remove"]
 
@@ -36,7 +35,7 @@ def notification_id(n: Notification) -> str:
 def rank(n: Notification) -> list[Any]:
     """The sort key of `notifications.ordered`, sent along so that clients keep the same order
     (most severe first, offline devices before errors, oldest first) without a copy of it."""
-    return [SEVERITY_ORDER[n.entry.severity], KIND_ORDER.get(n.kind, 9), n.since]
+    return list(sort_key(n))
 
 
 @dataclass(frozen=True)

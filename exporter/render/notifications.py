@@ -132,9 +132,10 @@ def vendor_objects(
 KIND_ORDER = {"controller_offline": 0, "ems_offline": 1, "station_offline": 2, "ocpp_error": 3}
 
 
-def ordered(notifications: Iterable[Notification]) -> list[Notification]:
+def sort_key(n: Notification) -> tuple[int, int, float]:
     """Most severe first, offline devices before errors, then oldest first."""
-    return sorted(
-        notifications,
-        key=lambda n: (SEVERITY_ORDER[n.entry.severity], KIND_ORDER.get(n.kind, 9), n.since),
-    )
+    return (SEVERITY_ORDER[n.entry.severity], KIND_ORDER.get(n.kind, 9), n.since)
+
+
+def ordered(notifications: Iterable[Notification]) -> list[Notification]:
+    return sorted(notifications, key=sort_key)
