@@ -23,7 +23,7 @@ from exporter.endpoint.server import OcppServer
 from exporter.endpoint.token_bucket import TokenBucket
 from exporter.knowledge import catalog as catalog_module
 from exporter.knowledge.catalog import Catalog
-from exporter.persistence.store import StateStore, fleet_class, open_store
+from exporter.persistence.store import ChangeLog, StateStore, open_store
 from exporter.render.exposition import FleetExposition
 from exporter.render.metrics import StatsCollector
 from exporter.render.notifications import fleet_notifications
@@ -74,7 +74,11 @@ def build(config: Config) -> Service:
         for site in config.sites
         for station in site.stations
     }
-    fleet = fleet_class(config)(inventory, max_stations=config.limits.max_stations, now=time.time())
+    # With a state directory, the store writes what the fleet's mutators report changed.
+    changes = ChangeLog() if config.state_dir else None
+    fleet = Fleet(
+        inventory, max_stations=config.limits.max_stations, now=time.time(), changes=changes
+    )
     stats = Stats()
     registry = CollectorRegistry(auto_describe=False)
     # The fleet families (render/families.py) are written by FleetExposition (fast, yields to
@@ -122,7 +126,7 @@ def build(config: Config) -> Service:
     )
     metrics_side.add_routes(metrics_app)
     SitesApi(sites).add_routes(metrics_app)
-    store = open_store(config, fleet, stats, ocpp_app)
+    store = open_store(config, fleet, changes, stats, ocpp_app)
     return Service(
         config,
         catalog,

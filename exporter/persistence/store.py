@@ -2,9 +2,10 @@
 
 - Writes are SQLite transactions in WAL mode: a `kill -9` in the middle of one leaves the last
   committed state readable (the half-written transaction is rolled back on the next open).
-- What changed is known exactly: `TrackedFleet` notes the station id on every mutation (and the
-  stations `forget` drops), and the flush loop writes (deletes) only those, soon after a change
-  (errors, statuses, connects) and at least every few seconds for `last_seen`.
+- What changed is known exactly: the fleet's mutators tell a `ChangeLog` (the fleet's change
+  hook) which station they change and which stations `forget` drops, and the flush loop writes
+  (deletes) only those, soon after a change (errors, statuses, connects) and at least every few
+  seconds for `last_seen`. Reads never mark a station changed.
 - 2.0.1 connectors are stored with their `sources`; `errors` is derived from them on restore.
 - Restored stations are offline until they reconnect; their errors keep their `since`. The
   normal re-sync after the reconnect (or a BootNotification) clears what no longer holds.
@@ -15,13 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
-import inspect
 import json
 import logging
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
@@ -44,92 +43,25 @@ FILENAME = "fleet-state.sqlite3"
 SCHEMA_VERSION = 1
 
 
-# Public Fleet methods that change no persisted state. A public method that is neither here, nor
-# takes `station_id` first (wrapped generically below), nor is overridden in TrackedFleet makes
-# this module fail at import: a new mutator cannot silently go unpersisted.
-READ_ONLY: frozenset[str] = frozenset()
-# last_seen alone is not worth an immediate write: it rides along with the next flush.
-QUIET = frozenset({"seen"})
+class ChangeLog:
+    """The fleet's change hook when a state store persists it: which stations changed since the
+    last flush and which were forgotten, and an event that wakes the flush loop."""
 
-
-def _takes_station_id(method: Callable[..., Any]) -> bool:
-    params = list(inspect.signature(method).parameters)
-    return len(params) > 1 and params[1] == "station_id"
-
-
-def _public_methods(cls: type) -> dict[str, Callable[..., Any]]:
-    return {
-        name: value
-        for klass in reversed(cls.__mro__)
-        if klass is not object
-        for name, value in vars(klass).items()
-        if not name.startswith("_") and inspect.isfunction(value)
-    }
-
-
-def station_mutators() -> list[str]:
-    """The Fleet methods TrackedFleet wraps to mark the station they touch."""
-    return [
-        name
-        for name, method in _public_methods(Fleet).items()
-        if name not in READ_ONLY and _takes_station_id(method)
-    ]
-
-
-def _tracking(name: str, method: Callable[..., Any]) -> Callable[..., Any]:
-    quiet = name in QUIET
-
-    @functools.wraps(method)
-    def tracked(self: TrackedFleet, *args: Any, **kwargs: Any) -> Any:
-        station_id = args[0] if args else kwargs["station_id"]
-        try:
-            return method(self, *args, **kwargs)
-        finally:
-            # Also after an exception: whatever changed before it must reach the store.
-            if station_id in self.stations:
-                self._mark(station_id, quiet)
-
-    return tracked
-
-
-class TrackedFleet(Fleet):
-    """A Fleet that remembers which stations changed since the last flush, and which were
-    forgotten. Every public `Fleet` method taking a `station_id` is wrapped (see the loop after
-    the class); the others are overridden here or listed in READ_ONLY."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self) -> None:
         self.dirty: set[str] = set()
         self.deleted: set[str] = set()
-        self.changed = asyncio.Event()
-        super().__init__(*args, **kwargs)
+        self.urgent = asyncio.Event()
 
-    def _mark(self, station_id: str, quiet: bool = False) -> None:
+    def station_changed(self, station_id: str, urgent: bool) -> None:
         self.dirty.add(station_id)
         self.deleted.discard(station_id)
-        if not quiet:
-            self.changed.set()
+        if urgent:
+            self.urgent.set()
 
-    def forget(self, now: float, after: float) -> list[str]:
-        gone = super().forget(now, after)
-        if gone:
-            self.dirty.difference_update(gone)
-            self.deleted.update(gone)
-            self.changed.set()
-        return gone
-
-
-for _name in station_mutators():
-    setattr(TrackedFleet, _name, _tracking(_name, getattr(Fleet, _name)))
-
-_untracked = sorted(
-    name
-    for name in _public_methods(Fleet)
-    if name not in READ_ONLY
-    and name not in vars(TrackedFleet)
-    and not _takes_station_id(getattr(Fleet, name))
-)
-if _untracked:
-    raise TypeError(f"TrackedFleet does not track Fleet.{', Fleet.'.join(_untracked)}")
+    def stations_forgotten(self, station_ids: Sequence[str]) -> None:
+        self.dirty.difference_update(station_ids)
+        self.deleted.update(station_ids)
+        self.urgent.set()
 
 
 def _pick(cls: type, data: dict[str, Any]) -> dict[str, Any]:
@@ -172,7 +104,7 @@ def restore_station(fleet: Fleet, data: dict[str, Any]) -> bool:
     current = fleet.stations.get(station_id)
     if data.get("configured") and (current is None or not current.configured):
         return False  # removed from the inventory since: forget it
-    station = Fleet.station(fleet, station_id)  # no dirty mark: it is what the store holds
+    station = fleet.get_or_create(station_id)
     station.last_seen = float(data.get("last_seen", 0.0))
     # A station that was connected when the exporter stopped went offline no later than that.
     station.offline_since = (
@@ -205,13 +137,16 @@ class StateStore:
     def __init__(
         self,
         state_dir: str | Path,
-        fleet: TrackedFleet,
+        fleet: Fleet,
+        changes: ChangeLog,
         stats: Stats,
         min_interval: float = 0.2,
         max_interval: float = 5.0,
     ) -> None:
         self.path = Path(state_dir) / FILENAME
         self.fleet = fleet
+        # Must be the fleet's change hook.
+        self.changes = changes
         self.stats = stats
         self.min_interval = min_interval
         self.max_interval = max_interval
@@ -275,7 +210,9 @@ class StateStore:
                 break
             except (ValueError, TypeError, KeyError) as exc:
                 log.warning("state store: skipping unreadable row for %r: %s", station_id, exc)
-        self.fleet.dirty.clear()
+        # What was just loaded is what the store holds.
+        self.changes.dirty.clear()
+        self.changes.urgent.clear()
         log.info("restored %d stations from %s", restored, self.path)
         return restored
 
@@ -285,11 +222,12 @@ class StateStore:
         """Write the stations changed since the last flush, and delete the forgotten ones, in
         one transaction; returns how many rows were written or deleted."""
         async with self._lock:
-            ids, self.fleet.dirty = self.fleet.dirty, set()
+            changes = self.changes
+            ids, changes.dirty = changes.dirty, set()
             # A forgotten station that came back since is dirty again and simply rewritten.
-            gone = {sid for sid in self.fleet.deleted if sid not in self.fleet.stations}
-            self.fleet.deleted = set()
-            self.fleet.changed.clear()
+            gone = {sid for sid in changes.deleted if sid not in self.fleet.stations}
+            changes.deleted = set()
+            changes.urgent.clear()
             if (not ids and not gone) or self._db is None:
                 return 0
             now = time.time()
@@ -310,8 +248,8 @@ class StateStore:
                 await asyncio.to_thread(self._write, rows, sorted(gone))
             except Exception as exc:
                 self.stats.store_flushes["error"] += 1
-                self.fleet.dirty |= ids
-                self.fleet.deleted |= gone
+                self.changes.dirty |= ids
+                self.changes.deleted |= gone
                 log.error("state store: write failed: %s", exc)
                 return 0
             self.stats.store_flushes["ok"] += 1
@@ -332,7 +270,7 @@ class StateStore:
         while True:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.max_interval):
-                    await self.fleet.changed.wait()
+                    await self.changes.urgent.wait()
             try:
                 await self.flush()
             except Exception:
@@ -367,18 +305,15 @@ class StateStore:
 # -- wiring (called by service.build) -------------------------------------------------------
 
 
-def fleet_class(config: Config) -> type[Fleet]:
-    """With a state directory the fleet records what changed, for the store to write."""
-    return TrackedFleet if config.state_dir else Fleet
-
-
-def open_store(config: Config, fleet: Fleet, stats: Stats, app: Any) -> StateStore | None:
+def open_store(
+    config: Config, fleet: Fleet, changes: ChangeLog | None, stats: Stats, app: Any
+) -> StateStore | None:
     """With a state directory: open the store, restore the fleet from it (before the listeners
-    open) and flush it from `app`'s lifecycle (after its sessions closed on shutdown)."""
-    if not config.state_dir:
+    open) and flush it from `app`'s lifecycle (after its sessions closed on shutdown). `changes`
+    must be the fleet's change hook."""
+    if not config.state_dir or changes is None:
         return None
-    assert isinstance(fleet, TrackedFleet)
-    store = StateStore(config.state_dir, fleet, stats)
+    store = StateStore(config.state_dir, fleet, changes, stats)
     store.open()
     store.restore()
     store.attach(app)

@@ -16,7 +16,7 @@ from exporter.protocol.code_schemes import Station
 from exporter.protocol.rpc import CallFailed, RpcError, Schemas
 from exporter.protocol.untrusted import clean
 from exporter.state.counters import Stats
-from exporter.state.fleet import Fleet
+from exporter.state.fleet import Fleet, StationInfo
 
 Route = Callable[[dict[str, Any], float], dict[str, Any]]
 
@@ -85,7 +85,8 @@ class VersionHandler:
 
     def _station(self) -> Station:
         """What operator catalogs may be restricted to (from the last BootNotification)."""
-        info = self.fleet.station(self.station_id).info
+        known = self.fleet.get(self.station_id)
+        info = known.info if known is not None else StationInfo()
         return Station(vendor=info.vendor, model=info.model)
 
     def _label(self, value: Any) -> str:

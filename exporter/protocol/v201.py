@@ -118,7 +118,8 @@ class V201Handler(VersionHandler):
         label = connector_label(evse_id, connector_id)
         # "evse/connector" pairs could otherwise reach (bound + 1)^2 labels per station; real
         # stations have one or two connectors per EVSE.
-        known = self.fleet.station(self.station_id).connectors
+        station = self.fleet.get(self.station_id)
+        known = station.connectors if station is not None else {}
         if label not in known and len(known) >= 2 * (bound + 1):
             raise RpcError("PropertyConstraintViolation", f"more than {2 * (bound + 1)} connectors")
         return label
@@ -150,7 +151,7 @@ class V201Handler(VersionHandler):
             self.stats.schema_violations["StatusNotification", "connectorStatus"] += 1
             status = UNKNOWN_STATUS
         self.fleet.report_connector_status(self.station_id, connector, status, now)
-        state = self.fleet.station(self.station_id).connectors[connector]
+        state = self.fleet.stations[self.station_id].connectors[connector]
         if status != "Faulted":
             self.fleet.clear_from(self.station_id, connector, FAULTED_SOURCE)
         elif not any(source != FAULTED_SOURCE for source in state.sources):
@@ -194,8 +195,10 @@ class V201Handler(VersionHandler):
         if outcome.verdict == "clear":
             self.fleet.clear_from(self.station_id, connector, source)
             return
-        state = self.fleet.station(self.station_id).connector(connector, now)
-        if source not in state.sources and len(state.sources) >= MAX_PROBLEMS_PER_CONNECTOR:
+        station = self.fleet.get(self.station_id)
+        state = station.connectors.get(connector) if station is not None else None
+        sources = state.sources if state is not None else {}
+        if source not in sources and len(sources) >= MAX_PROBLEMS_PER_CONNECTOR:
             # Each distinct component/variable is a source: bound what one station can make
             # the exporter hold (and re-derive on every event).
             self.stats.events_ignored["too_many_problems"] += 1
@@ -208,7 +211,7 @@ class V201Handler(VersionHandler):
         error = ActiveError(
             code=outcome.code,
             since=now,
-            status=state.status,
+            status=state.status if state is not None else "",
             vendor_error_code=self._label(event.get("techCode", "")),
             info=self._label(info),
         )

@@ -1,7 +1,7 @@
 """Fleet state: stations, connectors and their active errors. Pure: no I/O, no clock of its own.
 
 This is the one place that decides what an error *is*; metrics, the JSON API, alerts and
-dashboards only render it. The rules (pinned by tests/test_fleet.py):
+dashboards only render it. The rules (pinned by tests/unit/test_fleet.py):
 
 - an error code is active whatever the connector status (GroundFailure while Available counts);
 - a 1.6 StatusNotification reports the connector's *current* error: NoError clears it, another
@@ -16,12 +16,16 @@ dashboards only render it. The rules (pinned by tests/test_fleet.py):
 - a disconnect keeps last-known errors (the offline notification is the more important one).
 
 Callers pass `now` (Unix seconds) so that tests and replays are deterministic.
+
+Every mutator tells the fleet's change hook which station it changes (the state store writes
+those); reads (`get`, iteration) never do.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 UNASSIGNED_SITE = "unassigned"
 FAULTED = "Faulted"
@@ -93,7 +97,6 @@ class Station:
     resync_started: float | None = None
     # Relay mode: the CSMS's answer to the last BootNotification (Accepted, Pending, Rejected).
     registration_status: str = ""
-    registration_at: float = 0.0
 
     def connector(self, connector_id: str, now: float) -> Connector:
         connector = self.connectors.get(connector_id)
@@ -113,6 +116,26 @@ class Placement:
     controller: str
 
 
+class ChangeHook(Protocol):
+    """Told by the fleet's mutators what they change (persistence/store.py keeps a log)."""
+
+    def station_changed(self, station_id: str, urgent: bool) -> None:
+        """`station_id` changes now; not `urgent` when only `last_seen` moves."""
+
+    def stations_forgotten(self, station_ids: Sequence[str]) -> None:
+        """These stations were dropped from the fleet."""
+
+
+class NoChangeHook:
+    """For a fleet that nothing persists."""
+
+    def station_changed(self, station_id: str, urgent: bool) -> None:
+        pass
+
+    def stations_forgotten(self, station_ids: Sequence[str]) -> None:
+        pass
+
+
 class Fleet:
     """All stations the exporter knows: configured in the inventory or seen on the wire."""
 
@@ -122,7 +145,9 @@ class Fleet:
         *,
         max_stations: int = 100_000,
         now: float = 0.0,
+        changes: ChangeHook | None = None,
     ) -> None:
+        self._changes = changes if changes is not None else NoChangeHook()
         self._inventory = dict(inventory or {})
         self._max_stations = max(max_stations, len(self._inventory))
         self.stations: dict[str, Station] = {}
@@ -138,7 +163,13 @@ class Fleet:
 
     # -- connectivity -------------------------------------------------------------------
 
-    def station(self, station_id: str) -> Station:
+    def get(self, station_id: str) -> Station | None:
+        """The station, if the fleet knows it. A read: changes nothing."""
+        return self.stations.get(station_id)
+
+    def get_or_create(self, station_id: str) -> Station:
+        """The station, tracked from now on (outside any site) if it is new. Raises FleetFull
+        when a new station would exceed limits.max_stations."""
         station = self.stations.get(station_id)
         if station is None:
             if len(self.stations) >= self._max_stations:
@@ -146,13 +177,29 @@ class Fleet:
             station = self.stations[station_id] = Station(
                 station_id, UNASSIGNED_SITE, "", configured=False
             )
+            self._changes.station_changed(station_id, True)
+        return station
+
+    def _change(self, station_id: str) -> Station:
+        """The station a mutator is about to change (created if new), told to the change hook.
+        Told before the change is made: nothing reads the hook's log until the mutator is done,
+        and a mutator that stops half-way (an exception) still gets what it changed written."""
+        station = self.get_or_create(station_id)
+        self._changes.station_changed(station_id, True)
+        return station
+
+    def _change_known(self, station_id: str) -> Station | None:
+        """Like `_change` for mutators that ignore stations the fleet does not know."""
+        station = self.stations.get(station_id)
+        if station is not None:
+            self._changes.station_changed(station_id, True)
         return station
 
     def connect(self, station_id: str, now: float, ocpp_version: str = "") -> int:
         """A session opened; returns its token. A newer session replaces an older one in place,
         so the station never shows disconnected in between. The negotiated version is known
         before any BootNotification (a station that reconnects need not send one)."""
-        station = self.station(station_id)
+        station = self._change(station_id)
         if ocpp_version:
             station.info.ocpp_version = ocpp_version
         self._sessions += 1
@@ -165,7 +212,7 @@ class Fleet:
 
     def disconnect(self, station_id: str, session: int, now: float) -> bool:
         """A session closed. Ignored (False) when a newer session already replaced it."""
-        station = self.stations.get(station_id)
+        station = self._change_known(station_id)
         if station is None or station.session != session or not station.connected:
             return False
         station.connected = False
@@ -176,13 +223,15 @@ class Fleet:
     def seen(self, station_id: str, now: float) -> None:
         station = self.stations.get(station_id)
         if station is not None:
+            # Written along with the next change or flush, not on its own.
+            self._changes.station_changed(station_id, False)
             station.last_seen = now
 
     # -- what stations report -----------------------------------------------------------
 
     def boot(self, station_id: str, info: StationInfo, now: float) -> None:
         """The station (re)started: what it reported before no longer holds."""
-        station = self.station(station_id)
+        station = self._change(station_id)
         station.info = info
         station.boots += 1
         station.connectors.clear()
@@ -191,9 +240,8 @@ class Fleet:
 
     def registration(self, station_id: str, status: str, now: float) -> None:
         """The station's central system answered its BootNotification (relay mode)."""
-        station = self.station(station_id)
+        station = self._change(station_id)
         station.registration_status = status
-        station.registration_at = now
 
     def report_status(
         self,
@@ -205,7 +253,7 @@ class Fleet:
     ) -> None:
         """A 1.6 StatusNotification: `error` is the connector's one current error, or None for
         NoError."""
-        station = self.station(station_id)
+        station = self._change(station_id)
         connector = station.connector(connector_id, now)
         _set_status(connector, status, now)
         if error is None:
@@ -228,7 +276,7 @@ class Fleet:
     ) -> None:
         """EVerest's "<code> resolved" (1.6): those codes of `scheme` clear, other errors stay;
         `still_active` False (the message's errorCode is NoError) clears everything."""
-        connector = self.station(station_id).connector(connector_id, now)
+        connector = self._change(station_id).connector(connector_id, now)
         _set_status(connector, status, now)
         if not still_active:
             connector.errors.clear()
@@ -253,7 +301,7 @@ class Fleet:
     ) -> None:
         """A status without error semantics (2.0.1): errors are managed by raise/clear, except
         that scheme codes raised while Faulted go when the connector leaves Faulted."""
-        connector = self.station(station_id).connector(connector_id, now)
+        connector = self._change(station_id).connector(connector_id, now)
         _set_status(connector, status, now)
         if status != FAULTED:
             _drop_raised_while_faulted(connector)
@@ -263,7 +311,7 @@ class Fleet:
     ) -> None:
         """A monitored source (2.0.1 component.variable) reports a problem. The same source
         again keeps its first `since`; a source whose problem changes code moves to the new one."""
-        connector = self.station(station_id).connector(connector_id, now)
+        connector = self._change(station_id).connector(connector_id, now)
         previous = connector.sources.get(source)
         if previous is not None and previous.code == error.code:
             error.since = previous.since
@@ -272,7 +320,7 @@ class Fleet:
 
     def clear_from(self, station_id: str, connector_id: str, source: str) -> ActiveError | None:
         """The source returned to normal; returns what it had raised, if anything."""
-        station = self.stations.get(station_id)
+        station = self._change_known(station_id)
         connector = station.connectors.get(connector_id) if station is not None else None
         if connector is None:
             return None
@@ -284,7 +332,7 @@ class Fleet:
     def finish_source_resync(self, station_id: str, transient_source: str) -> int:
         """2.0.1 end of re-sync: only `transient_source` (what a status report raised) goes on
         connectors that did not re-report; problems raised by events stay until cleared."""
-        station = self.stations.get(station_id)
+        station = self._change_known(station_id)
         if station is None or station.resync_started is None:
             return 0
         started, station.resync_started = station.resync_started, None
@@ -297,17 +345,17 @@ class Fleet:
         return cleared
 
     def firmware_status(self, station_id: str, status: str, now: float) -> None:
-        station = self.station(station_id)
+        station = self._change(station_id)
         station.firmware_status = status
         station.firmware_status_at = now
 
     def start_resync(self, station_id: str, now: float) -> None:
-        self.station(station_id).resync_started = now
+        self._change(station_id).resync_started = now
 
     def finish_resync(self, station_id: str) -> int:
         """Clears errors on connectors that did not re-report since the re-sync started; returns
         how many errors were cleared."""
-        station = self.stations.get(station_id)
+        station = self._change_known(station_id)
         if station is None or station.resync_started is None:
             return 0
         started, station.resync_started = station.resync_started, None
@@ -320,7 +368,7 @@ class Fleet:
 
     def abandon_resync(self, station_id: str) -> None:
         """The station refused the re-sync: keep its last-known state."""
-        station = self.stations.get(station_id)
+        station = self._change_known(station_id)
         if station is not None:
             station.resync_started = None
 
@@ -338,6 +386,8 @@ class Fleet:
         ]
         for station_id in gone:
             del self.stations[station_id]
+        if gone:
+            self._changes.stations_forgotten(gone)
         return gone
 
     # -- reading ------------------------------------------------------------------------
