@@ -1,0 +1,45 @@
+"""PromQL the fleet, location and station dashboards share. Every state series is read from the
+station's owner replica (generate/promql.py), so several replicas show as one."""
+
+from __future__ import annotations
+
+from exporter.generate import promql
+from exporter.generate.promql import from_owner
+
+
+def owner_errors(sel: str) -> str:
+    """Active errors, each once, as the station's owner replica sees them (promql.py): a
+    replica's last-known errors for a station that moved away are neither shown nor counted."""
+    return from_owner(f"ocpp_connector_error{sel}", promql.ERROR_LABELS, sel)
+
+
+def owner_status(sel: str) -> str:
+    """Each connector's current status from the station's owner replica, one per connector as the
+    "one" side of a join needs: for the few seconds a station's session is open on two replicas
+    (the old one has not seen the close yet, or their scrapes straddle the move) both own it,
+    and `topk` picks one status rather than failing the query."""
+    owned = from_owner(f"ocpp_connector_status{sel}", "station, site, connector, status", sel)
+    return f"topk by (station, site, connector) (1,\n{owned}\n)"
+
+
+def errors_with_text(sel: str) -> str:
+    """Active errors with the catalog's severity, title and resolution steps as labels."""
+    return (
+        f"{owner_errors(sel)}\n"
+        "* on(error_code) group_left(severity, title, description, resolution)\n"
+        f"{promql.error_code_info()}"
+    )
+
+
+def notification_table_expr(sel: str) -> str:
+    """One row per active error: value = since (ms), labels = current connector status and the
+    catalog text. Joined in PromQL so a missing catalog entry cannot silently drop the text."""
+    since = from_owner(
+        f"ocpp_connector_error_since_timestamp_seconds{sel}", promql.ERROR_LABELS, sel
+    )
+    return (
+        f"1000 * {since}\n"
+        f"* on(station, site, connector) group_left(status) {owner_status(sel)}\n"
+        "* on(error_code) group_left(severity, title, description, resolution, runbook_url)\n"
+        f"{promql.error_code_info()}"
+    )
