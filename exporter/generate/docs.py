@@ -7,14 +7,17 @@ lower case>`) lands on it: GitHub turns `### OcppConnectorGroundFailure` into th
 
 from __future__ import annotations
 
-from exporter.generate import rules
+from exporter.generate import rules, vendor_rules
 from exporter.knowledge.catalog import Catalog, Entry
 from exporter.knowledge.severity import RECEIVER, RECEIVER_PURPOSE, SEVERITY_ORDER
 
 
 def _section(entry: Entry, rule: dict[str, object]) -> list[str]:
     steps = [f"{n}. {step}" for n, step in enumerate(entry.resolution, 1)]
-    labels = ", ".join(f"`{n}`" for n in [*rules.identity_labels(entry), "severity"])
+    names = [*rules.identity_labels(entry), "severity"]
+    if entry.responsible:
+        names.append(f"responsible={entry.responsible_text()}")
+    labels = ", ".join(f"`{n}`" for n in names)
     return [
         f"### {entry.alert}",
         "",
@@ -73,17 +76,28 @@ def render(catalog: Catalog) -> str:
             f"| [{entry.alert}](#{entry.alert.lower()}) | {entry.severity} | "
             f"{entry.alert_for} | `{RECEIVER[entry.severity]}` |"
         )
+    vendor = vendor_rules.ALERT
+    out.append(
+        f"| [{vendor}](#{vendor.lower()}) | the code's | "
+        + ", ".join(f"{vendor_rules.ALERT_FOR[s]} ({s})" for s in vendor_rules.SEVERITIES)
+        + " | by `responsible`, then severity |"
+    )
     out += [
         "",
         "## Routing and inhibition",
         "",
         "`alerting/alertmanager.yml` groups alerts by `alertname` and `site`, and routes "
         f'`severity="critical"` to the receiver `{RECEIVER["critical"]}`, `warning` to '
-        f"`{RECEIVER['warning']}` and `info` to `{RECEIVER['info']}`. "
+        f"`{RECEIVER['warning']}` and `info` to `{RECEIVER['info']}`, "
+        "except that an alert whose `responsible` label starts with `ev_driver` or "
+        "`vehicle` (a fault the driver or the vehicle must fix) never pages: it goes to "
+        f"`{RECEIVER['warning']}`, or `{RECEIVER['info']}` when `info`. "
         "While `OcppControllerOffline` fires, the `OcppChargingStationOffline` alerts of "
         "the stations behind that controller (same `site` and `controller`) are inhibited, so "
         "a controller outage pages once. While `OcppChargingStationOffline` fires for a station, "
-        "that station's connector error alerts are inhibited.",
+        "that station's connector error alerts are inhibited. While `OcppConnectorVendorCode` "
+        "fires for a recognised code, the general alert of the OCPP error code it came with "
+        "(same station, site, connector and error_code) is inhibited.",
         "",
         "`OcppChargingStationOffline` waits long enough for a normal restart, and stays silent "
         "while the station reports a firmware update in progress (for at most "
@@ -107,6 +121,14 @@ def render(catalog: Catalog) -> str:
     ]
     for entry in errors:
         out += _section(entry, by_alert[entry.alert])
+    out += [
+        "## Recognised error codes",
+        "",
+        "Codes of the standard schemes in [error-codes.md](error-codes.md) and of the operator's "
+        "vendor catalogs have one alert for all, which carries each code's own text.",
+        "",
+        *vendor_rules.runbook_section(),
+    ]
     out += [
         "## Recording rules",
         "",

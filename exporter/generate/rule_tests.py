@@ -99,7 +99,13 @@ def error_alert(
             f'vendorId="{details["vendor_id"]}" '
             f'vendorErrorCode="{details["vendor_error_code"]}" info="{details["info"]}"'
         )
-    labels = {"station": station, "site": SITE, "connector": connector, "error_code": entry.key}
+    labels = {
+        "station": station,
+        "site": SITE,
+        "connector": connector,
+        "error_code": entry.key,
+        "responsible": entry.responsible_text(),
+    }
     return alert(
         entry,
         labels,
@@ -680,7 +686,10 @@ def _document(rule_files: list[str], tests: list[dict[str, Any]]) -> str:
 
 
 def files(catalog: Catalog) -> dict[str, str]:
+    from exporter.generate import vendor_rules
+
     errors = [case.render() for e in catalog.errors.values() for case in error_cases(e)]
+    errors += vendor_rules.test_cases(catalog)
     connectivity = [
         case.render()
         for key, entry in [*catalog.notifications.items(), *catalog.exporter_alerts.items()]

@@ -138,7 +138,7 @@ def error_rule(entry: Entry) -> dict[str, Any]:
         "alert": entry.alert,
         "expr": error_expr(entry.key),
         "for": entry.alert_for,
-        "labels": {"severity": entry.severity},
+        "labels": {"severity": entry.severity, "responsible": entry.responsible_text()},
         "annotations": {
             "summary": f"{literal(entry.title)} on station {{{{ $labels.station }}}} "
             f"{connector_where()} (site {{{{ $labels.site }}}})",
@@ -347,11 +347,17 @@ def rule_groups(catalog: Catalog) -> dict[str, list[dict[str, Any]]]:
         CONNECTIVITY[k](e) for k, e in catalog.notifications.items() if k in CONNECTIVITY
     ]
     exporter = [EXPORTER[k](e) for k, e in catalog.exporter_alerts.items() if k in EXPORTER]
+    from exporter.generate import vendor_rules
+
     return {
         "errors": [
             {
                 "name": "ocpp-connector-errors",
-                "rules": [error_rule(entry) for entry in catalog.errors.values()],
+                "rules": [
+                    *(error_rule(entry) for entry in catalog.errors.values()),
+                    # Same group: sent with the general alerts, which they inhibit.
+                    *vendor_rules.alert_rules(),
+                ],
             }
         ],
         "connectivity": [

@@ -72,10 +72,16 @@ class Entry:
     resolution: tuple[str, ...]
     alert: str
     runbook_url: str
+    #: Error codes: who must act, first one first (vendor_codes.RESPONSIBLE).
+    responsible: tuple[str, ...] = ()
 
     def resolution_text(self) -> str:
         """Numbered steps on one string, as labels and annotations carry them."""
         return "\n".join(f"{n}. {step}" for n, step in enumerate(self.resolution, 1))
+
+    def responsible_text(self) -> str:
+        """The `responsible` label value: parties in order, comma-separated."""
+        return ",".join(self.responsible)
 
 
 @dataclass(frozen=True)
@@ -149,6 +155,11 @@ def _entry(key: str, data: Any, alert: str, base: str) -> Entry:
         steps = tuple(data["resolution"])
         if not steps:
             raise CatalogError(f"catalog entry {key!r}: no resolution steps")
+        responsible = tuple(data.get("responsible", ()))
+        if any(r not in vendor_codes.RESPONSIBLE for r in responsible):
+            raise CatalogError(
+                f"catalog entry {key!r}: responsible must be a list of {vendor_codes.RESPONSIBLE}"
+            )
         return Entry(
             key=key,
             title=str(data["title"]),
@@ -159,6 +170,7 @@ def _entry(key: str, data: Any, alert: str, base: str) -> Entry:
             resolution=tuple(" ".join(str(s).split()) for s in steps),
             alert=alert,
             runbook_url=runbook_url(base, alert),
+            responsible=responsible,
         )
     except KeyError as exc:
         raise CatalogError(f"catalog entry {key!r} lacks {exc.args[0]!r}") from None
@@ -176,6 +188,9 @@ def parse(data: Any, runbook_base: str = DEFAULT_RUNBOOK_BASE) -> Catalog:
         code: _entry(code, errors_data[code], alert_name_for_error(code), runbook_base)
         for code in ERROR_CODES
     }
+    unassigned = [code for code, entry in errors.items() if not entry.responsible]
+    if unassigned:
+        raise CatalogError(f"catalog error codes without responsible: {unassigned}")
     notes_data = data.get("notifications", {})
     if sorted(notes_data) != sorted(NOTIFICATION_KINDS):
         raise CatalogError(f"catalog notifications must be exactly {NOTIFICATION_KINDS}")

@@ -31,14 +31,37 @@ def rule_files(root: Path = ROOT) -> list[Path]:
     return sorted((root / "alerting" / "rules").glob("*.yml"))
 
 
+#: One alert for every recognised code, with one rule per severity (each with its own `for:`).
+VENDOR_ALERT = "OcppConnectorVendorCode"
+
+
+def all_rules(root: Path = ROOT) -> list[dict[str, Any]]:
+    return [
+        rule
+        for path in rule_files(root)
+        for group in yaml.safe_load(path.read_text())["groups"]
+        for rule in group["rules"]
+        if "alert" in rule
+    ]
+
+
 def alert_rules(root: Path = ROOT) -> dict[str, dict[str, Any]]:
     out = {}
-    for path in rule_files(root):
-        for group in yaml.safe_load(path.read_text())["groups"]:
-            for rule in group["rules"]:
-                if "alert" in rule:
-                    assert rule["alert"] not in out, f"{rule['alert']} defined twice"
-                    out[rule["alert"]] = rule
+    for rule in all_rules(root):
+        if rule["alert"] == VENDOR_ALERT:
+            continue
+        assert rule["alert"] not in out, f"{rule['alert']} defined twice"
+        out[rule["alert"]] = rule
+    return out
+
+
+def vendor_rules(root: Path = ROOT) -> dict[str, dict[str, Any]]:
+    """severity -> the OcppConnectorVendorCode rule for codes of that severity."""
+    out = {}
+    for rule in all_rules(root):
+        if rule["alert"] == VENDOR_ALERT:
+            assert rule["labels"]["severity"] not in out
+            out[rule["labels"]["severity"]] = rule
     return out
 
 
@@ -96,7 +119,7 @@ def test_every_alert_has_unit_tests_that_fire_and_stay_silent() -> None:
         for group in yaml.safe_load(path.read_text())["tests"]:
             for check in group.get("alert_rule_test", []):
                 (fired if check["exp_alerts"] else silent).add(check["alertname"])
-    alerts = set(alert_rules())
+    alerts = {*alert_rules(), VENDOR_ALERT}
     assert fired == alerts
     assert silent == alerts
 
@@ -108,7 +131,10 @@ def test_one_rule_per_catalog_entry_with_its_severity_for_and_steps() -> None:
     for entry in catalog.entries():
         rule = rules[entry.alert]
         assert re.fullmatch(r"Ocpp[A-Z][A-Za-z]+", entry.alert)
-        assert rule["labels"] == {"severity": entry.severity}
+        expected_labels = {"severity": entry.severity}
+        if entry.key in catalog.errors:
+            expected_labels["responsible"] = entry.responsible_text()
+        assert rule["labels"] == expected_labels
         assert rule["for"] == entry.alert_for
         assert set(rule["annotations"]) == ANNOTATIONS
         assert rule["annotations"]["resolution"] == entry.resolution_text()
@@ -134,8 +160,33 @@ ERROR_EXPR = (
 )
 
 
+def test_vendor_code_alert_joins_the_codes_text_and_who_must_act() -> None:
+    by_severity = vendor_rules()
+    assert {s: r["for"] for s, r in by_severity.items()} == {
+        "critical": "0m",
+        "warning": "2m",
+        "info": "10m",
+    }
+    for severity, rule in by_severity.items():
+        assert rule["expr"].endswith(
+            "* on (scheme, code) group_left (responsible)\n"
+            f'topk by (scheme, code) (1, ocpp_vendor_code_info{{severity="{severity}"}})'
+        )
+        assert "ocpp_connector_vendor_code == 1" in rule["expr"]
+        for name in ANNOTATIONS - {"description"}:
+            label = {"summary": "title"}.get(name, name)
+            assert f'label "{label}"' in rule["annotations"][name]
+    # In the same group as the general alerts it inhibits (sent to Alertmanager together).
+    (group,) = yaml.safe_load((ALERTING / "rules" / "ocpp-connector-errors.yml").read_text())[
+        "groups"
+    ]
+    names = [r["alert"] for r in group["rules"]]
+    assert names.count(VENDOR_ALERT) == 3 and "OcppConnectorOtherError" in names
+
+
 def test_runbook_urls_land_on_a_section_of_docs_alerts_md() -> None:
     docs = (ROOT / "docs" / "alerts.md").read_text()
+    assert f"\n### {VENDOR_ALERT}\n" in docs
     headings = {line[4:].strip().lower() for line in docs.splitlines() if line.startswith("### ")}
     for name, rule in alert_rules().items():
         anchor = rule["annotations"]["runbook_url"].rsplit("#", 1)[1]
@@ -180,7 +231,7 @@ def test_catalog_overrides_reach_the_rules_and_their_tests(tmp_path: Path) -> No
 def test_amtool_accepts_the_alertmanager_config() -> None:
     result = run("amtool", "check-config", ALERTING / "alertmanager.yml")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert " - 2 inhibit rules" in result.stdout
+    assert " - 3 inhibit rules" in result.stdout
     assert " - 3 receivers" in result.stdout
 
 
@@ -209,7 +260,56 @@ def test_an_alert_without_severity_still_reaches_a_human() -> None:
 def test_every_generated_alert_routes_by_its_severity() -> None:
     for name, rule in alert_rules().items():
         severity = rule["labels"]["severity"]
-        assert route(f"alertname={name}", f"severity={severity}", "site=s") == RECEIVERS[severity]
+        responsible = [f"responsible={r}" for r in [rule["labels"].get("responsible")] if r]
+        receiver = route(f"alertname={name}", f"severity={severity}", "site=s", *responsible)
+        driver_side = responsible and responsible[0].split("=")[1].split(",")[0] in (
+            "ev_driver",
+            "vehicle",
+        )
+        expected = RECEIVERS[severity]
+        if driver_side and expected == "pager":
+            expected = "ticket"
+        assert receiver == expected, name
+
+
+@pytest.mark.parametrize(
+    ("responsible", "severity", "receiver"),
+    [
+        ("maintenance,vehicle", "critical", "pager"),
+        ("operator", "critical", "pager"),
+        ("ev_driver", "critical", "ticket"),
+        ("vehicle", "critical", "ticket"),
+        ("ev_driver,operator", "warning", "ticket"),
+        ("vehicle,maintenance", "info", "chat"),
+        ("ev_driver", "info", "chat"),
+        ("maintenance", "warning", "ticket"),
+    ],
+)
+def test_driver_and_vehicle_side_faults_never_page(
+    responsible: str, severity: str, receiver: str
+) -> None:
+    labels = (f"alertname={VENDOR_ALERT}", f"severity={severity}", f"responsible={responsible}")
+    assert route(*labels, "site=s") == receiver
+
+
+def test_every_recognised_code_routes_by_who_must_act() -> None:
+    """Each code of the knowledge base as its alert labels it: only operator- or
+    maintenance-first critical codes reach pager (CX014 does, CX010 does not)."""
+    book = catalog_module.load().codes
+    paged = set()
+    for entry in book.entries():
+        receiver = route(
+            f"alertname={VENDOR_ALERT}",
+            f"severity={entry.severity}",
+            f"responsible={entry.responsible_text()}",
+            "site=s",
+        )
+        if receiver == "pager":
+            paged.add(f"{entry.scheme}/{entry.code}")
+        assert (receiver == "pager") == (entry.pages() and entry.severity == "critical"), entry
+        if entry.responsible[0] in ("ev_driver", "vehicle"):
+            assert receiver == ("chat" if entry.severity == "info" else "ticket"), entry
+    assert "chargex/CX014" in paged and "chargex/CX010" not in paged
 
 
 def test_inhibit_rules_match_the_labels_the_alerts_carry() -> None:
@@ -222,6 +322,9 @@ def test_inhibit_rules_match_the_labels_the_alerts_carry() -> None:
     station = ('alertname="OcppChargingStationOffline"',)
     assert set(inhibit[controller, station]) == {"site", "controller"}
     assert set(inhibit[station, ('alertname=~"OcppConnector.+"',)]) == {"site", "station"}
+    vendor = (f'alertname="{VENDOR_ALERT}"',)
+    general = ('alertname=~"OcppConnector.+"', f'alertname!="{VENDOR_ALERT}"')
+    assert set(inhibit[vendor, general]) == {"station", "site", "connector", "error_code"}
     # The matched labels come from the expressions' series (see the promtool tests for the
     # exact label sets): station offline carries controller, connector errors carry station.
     rules = alert_rules()
