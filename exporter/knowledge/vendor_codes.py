@@ -29,6 +29,11 @@ RESPONSIBLE = ("ev_driver", "operator", "maintenance", "vehicle")
 #: A code whose first responsible party is one of these may page; the others never do
 #: (alerting/alertmanager.yml routes on the first entry of the `responsible` label).
 PAGING_RESPONSIBLE = ("operator", "maintenance")
+#: The Alertmanager matcher of the alerts that never page: the first party is not in
+#: PAGING_RESPONSIBLE (a unit test holds alerting/alertmanager.yml to it).
+NEVER_PAGES_MATCHER = (
+    'responsible=~"(' + "|".join(r for r in RESPONSIBLE if r not in PAGING_RESPONSIBLE) + ')(,.*)?"'
+)
 
 #: Codes kept from one compound `vendorErrorCode`; more are dropped (and counted), so a station
 #: cannot make one message into unbounded notifications and series.

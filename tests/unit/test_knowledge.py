@@ -9,6 +9,7 @@ import yaml
 from exporter.knowledge import ocpp_enums
 from exporter.knowledge.catalog import load
 from exporter.knowledge.severity import RECEIVER, RECEIVER_PURPOSE, SEVERITIES
+from exporter.knowledge.vendor_codes import NEVER_PAGES_MATCHER
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -19,6 +20,14 @@ def test_alertmanager_routes_each_severity_to_its_receiver():
         matcher: route["receiver"]
         for route in config["route"]["routes"]
         for matcher in route.get("matchers", [])
+    }
+    # Who must act is routed first: driver- and vehicle-side faults never page.
+    never_pages = routed.pop(NEVER_PAGES_MATCHER)
+    assert never_pages == RECEIVER["warning"]
+    (first, *_) = config["route"]["routes"]
+    assert first["matchers"] == [NEVER_PAGES_MATCHER]
+    assert {m: r["receiver"] for r in first["routes"] for m in r["matchers"]} == {
+        'severity="info"': RECEIVER["info"]
     }
     assert routed == {f'severity="{s}"': RECEIVER[s] for s in SEVERITIES}
     receivers = {r["name"] for r in config["receivers"]}
