@@ -217,3 +217,87 @@ async def test_shipped_inhibitions_page_once_for_a_controller_outage(tmp_path: P
         }
         assert paged_faults == {"CP-5"}
         assert {n.receiver for n in hook.received} == {"pager", "ticket"}
+
+
+CHARGEX = "https://chargex.inl.gov"
+
+
+@pytest.mark.slow
+async def test_pilot_fault_pages_with_its_own_steps_and_a_driver_side_code_does_not(
+    exporter: Running, tmp_path: Path
+) -> None:
+    """ChargeX over 1.6 as EVerest sends it: CX014 (pilot fault, maintenance first) pages with
+    the code's own steps and `responsible`; CX010 (vehicle not in Park, the driver's to fix)
+    never reaches the pager."""
+    book = catalog_module.load().codes
+    pilot = book.entry("chargex", "CX014")
+    driver = book.entry("chargex", "CX010")
+    assert pilot is not None and driver is not None
+    async with (
+        webhook_server() as hook,
+        alertmanager(tmp_path / "am", hook.url) as am,
+        prometheus(tmp_path / "prom", exporter.metrics_port, am.port) as prom,
+    ):
+        station = await exporter.station("EVR-E2E")
+        try:
+            await station.boot(vendor="Pionix", model="BelayBox")
+            await station.status(1, "Available")
+
+            async def scraped() -> None:
+                assert await prom.query('ocpp_station_connected{station="EVR-E2E"} == 1')
+
+            await eventually(scraped, timeout=TIMEOUT, interval=0.2)
+            await station.status(
+                2, "Available", "OtherError", vendor_id=CHARGEX, vendor_error_code="CX010"
+            )
+            await station.status(
+                1, "Preparing", "OtherError", vendor_id=CHARGEX, vendor_error_code="CX014"
+            )
+
+            async def paged() -> Any:
+                found = hook.find(
+                    "pager", "firing", alertname="OcppConnectorVendorCode", code="CX014"
+                )
+                assert found, f"no page yet; received: {[n.receiver for n in hook.received]}"
+                return found[0]
+
+            page = await eventually(paged, timeout=TIMEOUT, interval=0.05)
+            (alert,) = page.alerts("firing", alertname="OcppConnectorVendorCode")
+            labels = alert["labels"]
+            assert (labels["station"], labels["connector"], labels["error_code"]) == (
+                "EVR-E2E",
+                "1",
+                "OtherError",
+            )
+            assert (labels["scheme"], labels["severity"]) == ("chargex", "critical")
+            assert labels["responsible"] == "maintenance,vehicle"
+            annotations = alert["annotations"]
+            assert annotations["resolution"] == pilot.resolution_text()
+            assert annotations["summary"] == (
+                "Control pilot fault (chargex CX014) on station EVR-E2E connector 1 "
+                "(site unassigned)"
+            )
+            assert annotations["description"].startswith(pilot.description)
+            assert "Who must act: maintenance,vehicle." in annotations["description"]
+            assert 'vendorErrorCode="CX014"' in annotations["description"]
+            assert annotations["runbook_url"].endswith("error-codes.md#chargex-cx014")
+
+            async def driver_code_known_to_prometheus() -> None:
+                # Pending for its `for:` (warning), labelled for routing to the ticket.
+                rows = await prom.query(
+                    'ALERTS{alertname="OcppConnectorVendorCode",code="CX010",'
+                    'responsible="ev_driver"}'
+                )
+                assert rows, "CX010 alert not evaluated yet"
+
+            await eventually(driver_code_known_to_prometheus, timeout=TIMEOUT, interval=0.2)
+            await asyncio.sleep(2)  # a couple more evaluations and group intervals
+            paged_codes = {
+                a["labels"].get("code")
+                for n in hook.received
+                if n.receiver == "pager"
+                for a in n.alerts()
+            }
+            assert paged_codes == {"CX014"}
+        finally:
+            await station.close()
