@@ -8,7 +8,7 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -26,7 +26,7 @@ from exporter.knowledge.catalog import Catalog
 from exporter.persistence.store import ChangeLog, StateStore, open_store
 from exporter.render.exposition import FleetExposition
 from exporter.render.metrics import StatsCollector
-from exporter.render.notifications import fleet_notifications
+from exporter.render.notifications import Notification, fleet_notifications
 from exporter.render.relay_metrics import RelayCollector
 from exporter.render.site_metrics import SitesCollector
 from exporter.render.site_notifications import site_notifications
@@ -34,7 +34,7 @@ from exporter.security.passwords import Verifier
 from exporter.security.protections import Security, listener_security
 from exporter.security.web_auth import basic_auth_middleware
 from exporter.state.counters import Stats
-from exporter.state.fleet import Fleet, Placement
+from exporter.state.fleet import ChangeHooks, Fleet, Placement
 from exporter.state.relay_legs import UpstreamLegs
 from exporter.state.sites import Sites
 from exporter.web.app import MetricsSide
@@ -76,8 +76,10 @@ def build(config: Config) -> Service:
     }
     # With a state directory, the store writes what the fleet's mutators report changed.
     changes = ChangeLog() if config.state_dir else None
+    # ... and the live page's stream refreshes on them (added below, once it exists).
+    hooks = ChangeHooks(*([changes] if changes else []))
     fleet = Fleet(
-        inventory, max_stations=config.limits.max_stations, now=time.time(), changes=changes
+        inventory, max_stations=config.limits.max_stations, now=time.time(), changes=hooks
     )
     stats = Stats()
     registry = CollectorRegistry(auto_describe=False)
@@ -110,16 +112,18 @@ def build(config: Config) -> Service:
         registry.register(RelayCollector(ocpp.upstream_legs, fleet))
     ocpp_app = web.Application()
     ocpp.add_routes(ocpp_app)
+
+    def fleet_source() -> Iterable[Notification]:
+        return fleet_notifications(fleet, catalog)
+
     metrics_side = MetricsSide(
         registry,
         stats_collector,
-        [
-            lambda: fleet_notifications(fleet, catalog),
-            lambda: site_notifications(sites, catalog, stations_of),
-        ],
+        [fleet_source, lambda: site_notifications(sites, catalog, stations_of)],
         config.ocpp.path_prefix,
         fleet_exposition,
     )
+    hooks.add(metrics_side.stream.follow(fleet_source))
     web_users = config.web.basic_auth_users
     metrics_app = web.Application(
         middlewares=[basic_auth_middleware(web_users, stats, verifier)] if web_users else []

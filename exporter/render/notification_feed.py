@@ -48,6 +48,13 @@ class Item:
         return {"id": self.id, "rank": self.rank, "notification": self.notification}
 
 
+def items_of(notifications: Iterable[Notification]) -> list[Item]:
+    """What the feed keeps of each notification: its id, rank and JSON object (computing that
+    is most of a refresh's cost, so a caller may keep the items of a source that did not
+    change)."""
+    return [Item(notification_id(n), rank(n), n.as_json()) for n in notifications]
+
+
 @dataclass(frozen=True)
 class Change:
     version: int
@@ -67,12 +74,10 @@ class NotificationFeed:
         self._items: dict[str, Item] = {}
         self._log: deque[Change] = deque(maxlen=history)
 
-    def refresh(self, notifications: Iterable[Notification]) -> list[Change]:
-        """Takes the notifications active now; returns (and records) what changed."""
-        current: dict[str, Item] = {}
-        for n in notifications:
-            item_id = notification_id(n)
-            current[item_id] = Item(item_id, rank(n), n.as_json())
+    def refresh(self, items: Iterable[Item]) -> list[Change]:
+        """Takes the items of the notifications active now (`items_of`); returns (and records)
+        what changed."""
+        current = {item.id: item for item in items}
         changes: list[Change] = []
         for item_id in self._items.keys() - current.keys():
             changes.append(self._record("remove", item_id, None))
@@ -80,7 +85,7 @@ class NotificationFeed:
             before = self._items.get(item_id)
             if before is None:
                 changes.append(self._record("add", item_id, item))
-            elif before != item:
+            elif before is not item and before != item:
                 changes.append(self._record("update", item_id, item))
         self._items = current
         return changes

@@ -136,6 +136,24 @@ class NoChangeHook:
         pass
 
 
+class ChangeHooks:
+    """Several hooks told the same changes (the state store, the live page's stream)."""
+
+    def __init__(self, *hooks: ChangeHook) -> None:
+        self.hooks = list(hooks)
+
+    def add(self, hook: ChangeHook) -> None:
+        self.hooks.append(hook)
+
+    def station_changed(self, station_id: str, urgent: bool) -> None:
+        for hook in self.hooks:
+            hook.station_changed(station_id, urgent)
+
+    def stations_forgotten(self, station_ids: Sequence[str]) -> None:
+        for hook in self.hooks:
+            hook.stations_forgotten(station_ids)
+
+
 class Fleet:
     """All stations the exporter knows: configured in the inventory or seen on the wire."""
 

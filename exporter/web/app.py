@@ -7,7 +7,7 @@ from __future__ import annotations
 import html
 import importlib.resources
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -16,9 +16,7 @@ from exporter import __version__
 from exporter.render.exposition import FleetExposition
 from exporter.render.metrics import StatsCollector
 from exporter.render.notifications import Notification, ordered
-from exporter.web.stream import NotificationStream
-
-NotificationSource = Callable[[], Iterable[Notification]]
+from exporter.web.stream import NotificationSource, NotificationStream
 
 # The page is plain files in the package: no build step, nothing fetched from another host.
 STATIC = importlib.resources.files("exporter.web") / "static"
@@ -58,7 +56,7 @@ class MetricsSide:
         self.sources = sources
         self.ocpp_prefix = ocpp_prefix
         self.ready = False
-        self.stream = NotificationStream(self.current_notifications)
+        self.stream = NotificationStream(sources)
         self.page = _page(ocpp_prefix)
         self.static = {name: (STATIC / name).read_bytes() for name in STATIC_TYPES}
 

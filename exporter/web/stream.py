@@ -21,12 +21,12 @@ import logging
 import secrets
 import socket
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from aiohttp import web
 from aiohttp_sse import EventSourceResponse
 
-from exporter.render.notification_feed import Change, NotificationFeed
+from exporter.render.notification_feed import Change, Item, NotificationFeed, items_of
 from exporter.render.notifications import Notification
 
 log = logging.getLogger("exporter.web")
@@ -35,6 +35,7 @@ log = logging.getLogger("exporter.web")
 MAX_SUBSCRIBERS = 64
 MAX_QUEUED = 256  # changes waiting for one subscriber before a snapshot replaces them
 TICK = 0.25  # seconds between refreshes when nothing wakes the refresh task earlier
+MIN_INTERVAL = 0.05  # seconds between two refreshes, however often changes come
 RETRY_MS = 1000  # how soon a browser reconnects after the stream ends
 # A stream needs little buffering: small buffers make a stalled client show up after a few
 # kilobytes instead of after megabytes sit in the kernel and in the transport.
@@ -92,35 +93,82 @@ class Subscriber:
             self.transport.abort()
 
 
+NotificationSource = Callable[[], Iterable[Notification]]
+
+
+class SourceHook:
+    """A fleet change hook (state.fleet.ChangeHook) for one source of a stream: the source is
+    recomputed only after a change it was told of, and the stream refreshes at once."""
+
+    def __init__(self, stream: NotificationStream) -> None:
+        self.stream = stream
+        self.dirty = True
+        self.items: list[Item] = []
+
+    def station_changed(self, station_id: str, urgent: bool) -> None:
+        # Not urgent: only `last_seen` moved, which no active notification shows.
+        if urgent:
+            self.dirty = True
+            self.stream.changed()
+
+    def stations_forgotten(self, station_ids: Sequence[str]) -> None:
+        self.dirty = True
+        self.stream.changed()
+
+
 class NotificationStream:
     def __init__(
         self,
-        current: Callable[[], Iterable[Notification]],
+        sources: Sequence[NotificationSource],
         *,
         max_subscribers: int = MAX_SUBSCRIBERS,
         max_queued: int = MAX_QUEUED,
         tick: float = TICK,
+        min_interval: float = MIN_INTERVAL,
     ) -> None:
-        self.current = current
+        self.sources = list(sources)
         self.max_subscribers = max_subscribers
         self.max_queued = max_queued
         self.tick = tick
+        self.min_interval = min_interval
         self.feed = NotificationFeed(history=max(max_queued * 4, 1024))
         # Event ids are `<epoch>-<version>`: an id from before a restart is recognised as such
         # and answered with a snapshot, never misread as a version of this process.
         self.epoch = secrets.token_hex(4)
         self.subscribers: set[Subscriber] = set()
         self.dropped_total = 0
+        self._hooks: dict[int, SourceHook] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+
+    def follow(self, source: NotificationSource) -> SourceHook:
+        """Returns the change hook of `source` (one of this stream's sources): from then on the
+        source is recomputed only when the hook is told of a change, not on every tick. For a
+        fleet, whose every change goes through its hook; sources that change with time alone
+        (site devices going silent) stay polled on the tick."""
+        hook = self._hooks[self.sources.index(source)] = SourceHook(self)
+        return hook
 
     def changed(self) -> None:
         """Something the notifications derive from changed: refresh soon (coalesced)."""
         self._wake.set()
 
+    def _items(self) -> list[Item]:
+        items: list[Item] = []
+        for index, source in enumerate(self.sources):
+            hook = self._hooks.get(index)
+            if hook is None:
+                items += items_of(source())
+                continue
+            if hook.dirty:
+                hook.dirty = False
+                hook.items = items_of(source())
+            items += hook.items
+        return items
+
     def refresh(self) -> None:
-        changes = self.feed.refresh(self.current())
+        changes = self.feed.refresh(self._items())
         if not changes:
             return
         for subscriber in list(self.subscribers):
@@ -130,17 +178,22 @@ class NotificationStream:
                 log.warning("notification stream: dropped a subscriber that stopped reading")
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
         while self.subscribers:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.tick):
                     await self._wake.wait()
             self._wake.clear()
             self._forget_disconnected()
+            started = loop.time()
             try:
                 self.refresh()
             except Exception:
                 # A bug in a renderer must not end the stream for everybody; log and go on.
                 log.exception("notification stream: refresh failed")
+            # Coalesce bursts of changes (a fleet reconnecting): at most one refresh per
+            # min_interval, and never more than a tenth of the loop's time.
+            await asyncio.sleep(max(self.min_interval, 10 * (loop.time() - started)))
 
     def _forget_disconnected(self) -> None:
         """A client that went away while its stream was idle is only noticed here (or at the

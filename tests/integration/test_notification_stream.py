@@ -294,3 +294,22 @@ async def test_the_page_and_stream_sit_behind_the_listeners_tls_and_basic_auth(
             assert r.status == 200
             assert r.headers["Content-Type"].startswith("text/event-stream")
             assert b"event: snapshot" in await r.content.readuntil(b"\r\n\r\n")
+
+
+async def test_fleet_changes_wake_the_stream_without_waiting_for_the_tick(exporter: Running):
+    # The fleet's change hook refreshes the stream; the tick is only for time-driven changes.
+    exporter.svc.metrics_side.stream.tick = 60.0
+    station = await exporter.station("CP-HOOK")
+    client = await subscribe(exporter)
+    try:
+        await station.boot()
+        await next_of(client, "snapshot")
+        loop = asyncio.get_running_loop()
+        for code in ("OverVoltage", "NoError"):
+            reported = loop.time()
+            await station.status(1, "Available", code)
+            await next_of(client, "add" if code != "NoError" else "remove", timeout=1.0)
+            assert loop.time() - reported < 1.0
+    finally:
+        await client.close()
+        await station.close()

@@ -6,7 +6,14 @@ from __future__ import annotations
 import pytest
 
 from exporter.persistence.store import ChangeLog
-from exporter.state.fleet import ActiveError, Fleet, FleetFull, Placement, StationInfo
+from exporter.state.fleet import (
+    ActiveError,
+    ChangeHooks,
+    Fleet,
+    FleetFull,
+    Placement,
+    StationInfo,
+)
 
 INVENTORY = {"CP-1": Placement("depot", "ctl-1")}
 
@@ -132,3 +139,16 @@ def test_a_fleet_without_a_hook_still_works():
     reported(fleet)
     assert fleet.forget(now=1000.0, after=1.0) == []  # inventory stations are never forgotten
     assert fleet.stations["CP-1"].connectors["1"].errors
+
+
+def test_several_hooks_are_told_the_same_changes():
+    store, page = ChangeLog(), ChangeLog()
+    hooks = ChangeHooks(store)
+    fleet = Fleet(changes=hooks)
+    fleet.connect("CP-1", 1.0)
+    hooks.add(page)  # added once the fleet exists, as service.build adds the live page's
+    error = ActiveError("GroundFailure", 2.0, "Available")
+    fleet.report_status("CP-2", "1", "Available", error, 2.0)
+    assert store.dirty == {"CP-1", "CP-2"} and page.dirty == {"CP-2"}
+    assert fleet.forget(now=100.0, after=1.0) == ["CP-2"]  # never connected, not configured
+    assert store.deleted == page.deleted == {"CP-2"}

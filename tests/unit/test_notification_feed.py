@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from exporter.knowledge import catalog as catalog_module
-from exporter.render.notification_feed import NotificationFeed, notification_id
+from exporter.render.notification_feed import NotificationFeed, items_of, notification_id
 from exporter.render.notifications import Notification, fleet_notifications
 from exporter.state.fleet import ActiveError, Fleet
 
@@ -16,7 +16,7 @@ def error(fleet: Fleet, station: str, connector: str, code: str | None, now: flo
 
 
 def snapshot_of(fleet: Fleet, feed: NotificationFeed):
-    return feed.refresh(fleet_notifications(fleet, CATALOG))
+    return feed.refresh(items_of(fleet_notifications(fleet, CATALOG)))
 
 
 def test_appear_change_and_go_away_are_one_change_each():
