@@ -180,10 +180,6 @@ async def start(service: Service) -> list[web.AppRunner]:
     return runners
 
 
-def bound_port(runner: web.AppRunner) -> int:
-    return runner.addresses[0][1]
-
-
 async def stop(service: Service, runners: list[web.AppRunner]) -> None:
     """Close station sessions with 1001 (the OCPP app's shutdown hook), then the listeners."""
     service.metrics_side.ready = False

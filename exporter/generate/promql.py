@@ -32,10 +32,6 @@ def owner(sel: str = "") -> str:
     )
 
 
-#: The owner filter over the whole fleet (what the alert rules inline).
-OWNER = owner()
-
-
 def from_owner(expr: str, by: str, sel: str = "") -> str:
     """`expr` (per-replica series carrying `instance` and `station`) kept only from each
     station's owner replica, then aggregated `by` the given labels so `instance` goes and a

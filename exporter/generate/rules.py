@@ -81,14 +81,9 @@ def connector_where() -> str:
     )
 
 
-#: The replica whose view of a station is current (docs/scaling.md): the one the station is
-#: connected to now, or, when it is connected nowhere, the one that received its last frame. Every
-#: replica keeps the last-known errors of stations that moved away and exports each inventory
-#: station, so only the owner's series may page. Inlined rather than read from
-#: `ocpp:station_owner` so the alerts hold without deploy/replica-rules.yml; with one exporter the
-#: owner is that exporter and the filter keeps everything. Shared with the dashboards (promql.py).
-OWNER = promql.OWNER
-#: The same, for one station inside an annotation template (its id is the printf argument).
+#: The owner filter (promql.owner) for one station inside an annotation template (its id is the
+#: printf argument). Inlined rather than read from `ocpp:station_owner` so the alerts hold without
+#: deploy/replica-rules.yml.
 _OWNER_OF = (
     "ocpp_station_connected{station=%q} == 1 or on (station) ("
     "ocpp_station_last_seen_timestamp_seconds{station=%q} == scalar("

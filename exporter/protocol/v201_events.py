@@ -3,7 +3,7 @@
 A 2.0.1 station reports faults as device-model events: a component (e.g. `RCD`) has a variable
 (e.g. `Tripped`) whose monitor fired. This module decides, per event, whether it raises a
 problem, clears one, or is not a problem at all, and which catalog code it is. Pure: no I/O.
-docs/ocpp201.md embeds `markdown_table()` (a test keeps the two equal).
+docs/ocpp201.md shows these tables (tests/integration/test_ocpp201.py keeps the two equal).
 
 Component and variable names are case-insensitive in 2.0.1, so every match is on lower case.
 """
@@ -135,39 +135,3 @@ def describe(component: dict[str, Any], variable: dict[str, Any]) -> str:
         return f"{part['name']}[{instance}]" if instance else str(part["name"])
 
     return f"{name(component)}.{name(variable)}"
-
-
-def markdown_table() -> str:
-    """The table docs/ocpp201.md shows, built from the data above."""
-
-    def names(items: tuple[str, ...]) -> str:
-        return ", ".join(f"`{i}`" for i in items)
-
-    problem = names(PROBLEM_VARIABLES)
-    rows = [
-        "| component | variable | trigger / value | error code |",
-        "|---|---|---|---|",
-    ]
-    for components, code in COMPONENT_CODES:
-        rows.append(f"| {names(components)} | {problem} | `true` | `{code}` |")
-    rows.append(f"| any other component | {problem} | `true` | `{OTHER}` |")
-    for variables, code in VARIABLE_CODES:
-        rows.append(f"| any | {names(variables)} | `true`, or Alerting with a value | `{code}` |")
-    rows += [
-        "| any | a problem variable above | Alerting with a value that is not a boolean "
-        f"| `{UNKNOWN}` |",
-        "| any | name contains `Temperature` | Alerting | `HighTemperature` "
-        f"(`{OTHER}` when the instance or techCode says low/under/min) |",
-        "| any | name contains `Voltage` | Alerting, instance or techCode says over/high/upper/max "
-        "| `OverVoltage` |",
-        "| any | name contains `Voltage` | Alerting, instance or techCode says under/low/min "
-        "| `UnderVoltage` |",
-        f"| any | name contains `Voltage` | Alerting, direction not told | `{UNKNOWN}` |",
-        "| any | name contains `Signal` (e.g. `SignalStrength`) | Alerting | `WeakSignal` |",
-        f"| any | any other variable | Alerting | `{UNKNOWN}` |",
-        "| any | a problem variable above | `false` | clears what it raised |",
-        "| any | any | `cleared: true` | clears what it raised |",
-        "| any | a measured or other variable | Delta | ignored (a value moved, not a fault) |",
-        "| any | any | Periodic | ignored (a report, not a fault) |",
-    ]
-    return "\n".join(rows) + "\n"

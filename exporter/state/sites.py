@@ -64,7 +64,6 @@ class DeviceState:
     live_limit_at: float = 0.0
     # As of the last evaluate(): lets evaluate() report each change once.
     was_up: bool = True
-    outages: int = 0
     checks: dict[str, CheckResult] = field(default_factory=dict)
 
     @property
@@ -165,15 +164,13 @@ class Sites:
         self.rejected[reason] += 1
 
     def evaluate(self, now: float) -> list[Transition]:
-        """Up/down changes since the previous call (for logs); counts outages."""
+        """Up/down changes since the previous call (for logs)."""
         changes: list[Transition] = []
         for state in self.devices.values():
             up = state.is_up(now)
             if up == state.was_up:
                 continue
             state.was_up = up
-            if not up:
-                state.outages += 1
             at = now if up else (state.down_since(now) or now)
             changes.append(Transition(state.kind, state.id, state.site, up, at))
         return changes

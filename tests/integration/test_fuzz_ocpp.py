@@ -29,6 +29,7 @@ from exporter.config.model import Limits
 from exporter.persistence.store import encode
 from exporter.protocol import v16
 from tests.support.in_process import loopback_config as make_config
+from tests.support.ports import bound_port
 from tests.support.scrape import Scrape, fetch_blocking
 
 SPEC_ERROR_CODES = {
@@ -91,7 +92,7 @@ def live() -> Iterator[Live]:
     config = replace(make_config(resync_window=0.3, call_timeout=1.0), limits=LIMITS)
     svc = service.build(config)
     runners = asyncio.run_coroutine_threadsafe(service.start(svc), loop).result(30)
-    yield Live(svc, loop, service.bound_port(runners[0]), service.bound_port(runners[1]))
+    yield Live(svc, loop, bound_port(runners[0]), bound_port(runners[1]))
     asyncio.run_coroutine_threadsafe(service.stop(svc, runners), loop).result(30)
     loop.call_soon_threadsafe(loop.stop)
     thread.join(10)

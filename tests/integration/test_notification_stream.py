@@ -20,6 +20,7 @@ from exporter.security.passwords import hash_password
 from tests.conftest import Running, eventually
 from tests.conftest import test_config as make_config
 from tests.support.certs import CertificateAuthority
+from tests.support.ports import bound_port
 from tests.support.sse import Event, SseClient, apply
 
 STREAM = "/api/v1/notifications/stream"
@@ -232,7 +233,7 @@ async def test_a_subscriber_that_stops_reading_is_cut_off(exporter_factory):
 async def test_stopping_the_service_ends_open_streams_promptly():
     svc = service.build(make_config())
     runners = await service.start(svc)
-    client = SseClient(f"http://127.0.0.1:{service.bound_port(runners[1])}{STREAM}")
+    client = SseClient(f"http://127.0.0.1:{bound_port(runners[1])}{STREAM}")
     try:
         assert await client.open() == 200
         await next_of(client, "snapshot")

@@ -21,7 +21,7 @@ from ocpp.v16 import call
 from exporter.config.model import Config, Limits, RelaySettings, RelayTls
 from exporter.state.relay_legs import UpstreamLegs
 from tests.support.in_process import loopback_config as base_config
-from tests.support.ports import free_port
+from tests.support.ports import bound_port, free_port
 from tests.support.relay_csms import Csms, recording_station, stop_station
 from tests.support.scrape import samples
 from tests.support.waiting import eventually
@@ -362,7 +362,7 @@ async def test_relay_shutdown_closes_both_legs(csms):
 
     svc = service.build(relay_config(csms.url))
     runners = await service.start(svc)
-    url = f"ws://127.0.0.1:{service.bound_port(runners[0])}/ocpp"
+    url = f"ws://127.0.0.1:{bound_port(runners[0])}/ocpp"
     station, wire = await recording_station(url, "CP-shutdown")
     await station.boot()
     leg = csms.leg("CP-shutdown")

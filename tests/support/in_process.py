@@ -15,6 +15,7 @@ from exporter.config import model as config_module
 from exporter.config.model import Config, Listen, OcppSettings
 from tests.support import scrape as scrape_module
 from tests.support.ocpp_station import TestStation, connect_station
+from tests.support.ports import bound_port
 
 
 @dataclass
@@ -66,7 +67,7 @@ async def start(config: Config | None = None) -> tuple[Running, list[Any]]:
     """Start the exporter; stop it with `stop(running, runners)`."""
     svc = service.build(config or loopback_config())
     runners = await service.start(svc)
-    return Running(svc, service.bound_port(runners[0]), service.bound_port(runners[1])), runners
+    return Running(svc, bound_port(runners[0]), bound_port(runners[1])), runners
 
 
 async def stop(running: Running, runners: list[Any]) -> None:

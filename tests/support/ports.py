@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import socket
 
+from aiohttp import web
+
 
 def free_port() -> int:
     """A port that was free a moment ago: the kernel picked it for a socket that is now closed.
@@ -12,3 +14,8 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def bound_port(runner: web.AppRunner) -> int:
+    """The port an in-process listener (bound to port 0) got."""
+    return runner.addresses[0][1]
