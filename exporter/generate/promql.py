@@ -8,8 +8,10 @@ exporter the owner is that exporter and every expression here gives the raw seri
 
 from __future__ import annotations
 
+from exporter.render.families import label_list
+
 #: Labels of one connector error, without `instance`.
-ERROR_LABELS = "station, site, connector, error_code"
+ERROR_LABELS = label_list("ocpp_connector_error")
 
 
 def _indent(text: str, prefix: str = "  ") -> str:

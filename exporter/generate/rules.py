@@ -18,6 +18,7 @@ import yaml
 
 from exporter.generate import promql
 from exporter.knowledge.catalog import Catalog, Entry
+from exporter.render.families import label_list
 
 #: The scrape job that alerting/prometheus.yml defines for the exporter.
 JOB = "ocpp-exporter"
@@ -165,7 +166,7 @@ def _rule(entry: Entry, expr: str, summary: str, extra: str = "") -> dict[str, A
 
 
 #: Labels of a station-offline alert (what the controller inhibit rule matches on).
-OFFLINE_LABELS = "station, site, controller"
+OFFLINE_LABELS = label_list("ocpp_station_connected")
 
 
 def station_offline(entry: Entry) -> dict[str, Any]:

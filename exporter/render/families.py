@@ -285,3 +285,10 @@ ALL_FAMILIES: tuple[Family[Any], ...] = (
     DROPPED,
     *(c.family for c in CATALOG_FAMILIES),
 )
+#: The same, by name: for the generators' PromQL, which names labels in `by (...)` clauses.
+FAMILY: dict[str, Family[Any]] = {f.name: f for f in ALL_FAMILIES}
+
+
+def label_list(name: str) -> str:
+    """The family's label names as a PromQL `by (...)` list: "station, site, ..."."""
+    return ", ".join(FAMILY[name].label_names)

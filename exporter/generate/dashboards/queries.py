@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from exporter.generate import promql
 from exporter.generate.promql import from_owner
+from exporter.render.families import label_list
 
 
 def owner_errors(sel: str) -> str:
@@ -18,7 +19,8 @@ def owner_status(sel: str) -> str:
     "one" side of a join needs: for the few seconds a station's session is open on two replicas
     (the old one has not seen the close yet, or their scrapes straddle the move) both own it,
     and `topk` picks one status rather than failing the query."""
-    owned = from_owner(f"ocpp_connector_status{sel}", "station, site, connector, status", sel)
+    labels = label_list("ocpp_connector_status")
+    owned = from_owner(f"ocpp_connector_status{sel}", labels, sel)
     return f"topk by (station, site, connector) (1,\n{owned}\n)"
 
 

@@ -27,8 +27,9 @@ from exporter.generate.dashboards.toolkit import (
     value_mappings,
 )
 from exporter.generate.promql import from_owner
+from exporter.render.families import label_list
 
-STATION_INFO_LABELS = "station, site, vendor, model, firmware_version, serial_number, ocpp_version"
+STATION_INFO_LABELS = label_list("ocpp_station_info")
 
 
 def owner_station_info(sel: str) -> str:
