@@ -26,19 +26,25 @@ def generators() -> list[Generator]:
         error_codes,
         kubernetes,
         replica_rules,
-        rule_tests,
         rules,
     )
 
     return [
         rules.files,
-        rule_tests.files,
+        _rule_tests,
         docs.files,
         error_codes.files,
         dashboards.files,
         replica_rules.files,
         kubernetes.files,
     ]
+
+
+def _rule_tests(catalog: Catalog) -> dict[str, str]:
+    """promtool tests: the recognised-code alert's cases run with the catalog's error alerts."""
+    from exporter.generate import rule_tests, vendor_rule_tests
+
+    return rule_tests.files(catalog, vendor_rule_tests.test_cases(catalog))
 
 
 def render(catalog: Catalog | None = None) -> dict[str, str]:

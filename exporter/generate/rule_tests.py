@@ -13,6 +13,7 @@ blip, it resolves, and it carries the labels that Alertmanager's inhibit rules m
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -685,11 +686,11 @@ def _document(rule_files: list[str], tests: list[dict[str, Any]]) -> str:
     return HEADER + rules.dump(data)
 
 
-def files(catalog: Catalog) -> dict[str, str]:
-    from exporter.generate import vendor_rules
-
+def files(catalog: Catalog, extra_error_cases: Sequence[dict[str, Any]] = ()) -> dict[str, str]:
+    """The test files; `extra_error_cases` run with the connector-error alerts (the
+    recognised-code alert's, from vendor_rule_tests.py)."""
     errors = [case.render() for e in catalog.errors.values() for case in error_cases(e)]
-    errors += vendor_rules.test_cases(catalog)
+    errors += extra_error_cases
     connectivity = [
         case.render()
         for key, entry in [*catalog.notifications.items(), *catalog.exporter_alerts.items()]

@@ -16,7 +16,8 @@ from typing import Any
 
 import yaml
 
-from exporter.generate import promql
+from exporter.generate import promql, vendor_rules
+from exporter.generate.alert_templates import OWNER_OF, connector_where, query
 from exporter.knowledge.catalog import Catalog, Entry
 from exporter.render.families import label_list
 
@@ -69,27 +70,6 @@ def literal(text: str) -> str:
     return "{{`" + text.replace("`", "'") + "`}}"
 
 
-def _query(selector: str, *labels: str) -> str:
-    """A template pipeline running `selector` (a printf format) over alert labels."""
-    args = " ".join(f"$labels.{name}" for name in labels)
-    return f"printf `{selector}` {args} | query"
-
-
-def connector_where() -> str:
-    return (
-        '{{ if eq $labels.connector "0" }}station-wide'
-        "{{ else }}connector {{ $labels.connector }}{{ end }}"
-    )
-
-
-#: The owner filter (promql.owner) for one station inside an annotation template (its id is the
-#: printf argument). Inlined rather than read from `ocpp:station_owner` so the alerts hold without
-#: deploy/replica-rules.yml.
-_OWNER_OF = (
-    "ocpp_station_connected{station=%q} == 1 or on (station) ("
-    "ocpp_station_last_seen_timestamp_seconds{station=%q} == scalar("
-    "max(ocpp_station_last_seen_timestamp_seconds{station=%q})))"
-)
 #: Labels of a connector-error alert: no `instance`, so the alert carries on (same labels, same
 #: `for:` clock) when its station moves to another replica.
 ERROR_LABELS = promql.ERROR_LABELS
@@ -101,8 +81,8 @@ def error_expr(code: str) -> str:
 
 def error_rule(entry: Entry) -> dict[str, Any]:
     # The owner replica's status and details; `first` of several when timestamps tie.
-    status = _query(
-        f"ocpp_connector_status{{station=%q,site=%q,connector=%q}} and on (instance) ({_OWNER_OF})",
+    status = query(
+        f"ocpp_connector_status{{station=%q,site=%q,connector=%q}} and on (instance) ({OWNER_OF})",
         "station",
         "site",
         "connector",
@@ -110,9 +90,9 @@ def error_rule(entry: Entry) -> dict[str, Any]:
         "station",
         "station",
     )
-    details = _query(
+    details = query(
         "ocpp_connector_error_info{station=%q,site=%q,connector=%q,error_code=%q}"
-        f" and on (instance) ({_OWNER_OF})",
+        f" and on (instance) ({OWNER_OF})",
         "station",
         "site",
         "connector",
@@ -171,7 +151,7 @@ OFFLINE_LABELS = label_list("ocpp_station_connected")
 
 def station_offline(entry: Entry) -> dict[str, Any]:
     # The latest frame any replica received.
-    last_seen = _query(
+    last_seen = query(
         "max(ocpp_station_last_seen_timestamp_seconds{station=%q,site=%q})", "station", "site"
     )
     # `max by`: a station connected to any replica is online; an inventory station that every
@@ -195,7 +175,7 @@ def station_offline(entry: Entry) -> dict[str, Any]:
 
 def controller_offline(entry: Entry) -> dict[str, Any]:
     # Each station once, however many replicas export it.
-    behind = _query(
+    behind = query(
         "count(max by (station) (ocpp_station_connected{site=%q,controller=%q}))",
         "site",
         "controller",
@@ -211,8 +191,8 @@ def controller_offline(entry: Entry) -> dict[str, Any]:
 
 
 def ems_offline(entry: Entry) -> dict[str, Any]:
-    limit = _query("ocpp_ems_power_limit_watts{ems=%q,site=%q}", "ems", "site")
-    fallback = _query("ocpp_ems_fallback_active{ems=%q,site=%q} == 1", "ems", "site")
+    limit = query("ocpp_ems_power_limit_watts{ems=%q,site=%q}", "ems", "site")
+    fallback = query("ocpp_ems_fallback_active{ems=%q,site=%q} == 1", "ems", "site")
     return _rule(
         entry,
         "max by (ems, site) (ocpp_ems_up) == 0",
@@ -343,8 +323,6 @@ def rule_groups(catalog: Catalog) -> dict[str, list[dict[str, Any]]]:
         CONNECTIVITY[k](e) for k, e in catalog.notifications.items() if k in CONNECTIVITY
     ]
     exporter = [EXPORTER[k](e) for k, e in catalog.exporter_alerts.items() if k in EXPORTER]
-    from exporter.generate import vendor_rules
-
     return {
         "errors": [
             {
