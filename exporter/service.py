@@ -24,7 +24,7 @@ from exporter.endpoint.token_bucket import TokenBucket
 from exporter.knowledge import catalog as catalog_module
 from exporter.knowledge.catalog import Catalog
 from exporter.persistence.store import ChangeLog, StateStore, open_store
-from exporter.render.exposition import FleetExposition
+from exporter.render.exposition import FleetExposition, RenderedStations
 from exporter.render.metrics import StatsCollector
 from exporter.render.notifications import Notification, fleet_notifications
 from exporter.render.relay_metrics import RelayCollector
@@ -76,8 +76,10 @@ def build(config: Config) -> Service:
     }
     # With a state directory, the store writes what the fleet's mutators report changed.
     changes = ChangeLog() if config.state_dir else None
-    # ... and the live page's stream refreshes on them (added below, once it exists).
-    hooks = ChangeHooks(*([changes] if changes else []))
+    # Each station's /metrics lines are rendered again only when the fleet says it changed;
+    # the live page's stream refreshes on the same changes (added below, once it exists).
+    rendered = RenderedStations()
+    hooks = ChangeHooks(rendered, *([changes] if changes else []))
     fleet = Fleet(
         inventory, max_stations=config.limits.max_stations, now=time.time(), changes=hooks
     )
@@ -85,7 +87,9 @@ def build(config: Config) -> Service:
     registry = CollectorRegistry(auto_describe=False)
     # The fleet families (render/families.py) are written by FleetExposition (fast, yields to
     # the loop), not through the registry.
-    fleet_exposition = FleetExposition(fleet, catalog, config.limits.max_error_info_series)
+    fleet_exposition = FleetExposition(
+        fleet, catalog, config.limits.max_error_info_series, rendered
+    )
     stats_collector = StatsCollector(stats, fleet)
     registry.register(stats_collector)
     # Controller/EMS liveness: the grace period before a first signal starts now.

@@ -129,11 +129,38 @@ def header(family: Family[Any]) -> str:
     return generate_latest(_Families([_metric(family)])).decode()
 
 
+class RenderedStations:
+    """Each station's rendered lines, kept until the fleet's change hook says the station
+    changed (as kube-state-metrics keeps each object's text): a scrape renders only what changed
+    since the last one and concatenates the rest. A change of `last_seen` alone (`urgent` False)
+    keeps the lines, because the volatile families are written afresh on every scrape anyway."""
+
+    def __init__(self) -> None:
+        self.entries: dict[str, tuple[Any, ...]] = {}
+
+    def station_changed(self, station_id: str, urgent: bool) -> None:
+        if urgent:
+            self.entries.pop(station_id, None)
+
+    def stations_forgotten(self, station_ids: Sequence[str]) -> None:
+        for station_id in station_ids:
+            self.entries.pop(station_id, None)
+
+
 class FleetExposition:
     """The fleet, dropped-series and catalog families as /metrics text."""
 
-    def __init__(self, fleet: Fleet, catalog: Catalog, max_error_info_series: int) -> None:
+    def __init__(
+        self,
+        fleet: Fleet,
+        catalog: Catalog,
+        max_error_info_series: int,
+        rendered: RenderedStations | None = None,
+    ) -> None:
+        """`rendered`: the cache of station lines, which must be one of the fleet's change hooks
+        (service.py wires both); without it every scrape renders every station."""
         self.fleet = fleet
+        self._rendered = rendered
         self.max_error_info_series = max_error_info_series
         self._write_station = resource_writer(STATION_FAMILIES)
         self._write_connector = resource_writer(CONNECTOR_FAMILIES)
@@ -147,6 +174,11 @@ class FleetExposition:
         self._code_at = slice(n_error, len(FLEET_FAMILIES))
         self._headers = [header(f) for f in FLEET_FAMILIES]
         self._capped = [f.capped for f in FLEET_FAMILIES]
+        self._volatile_at = [k for k, f in enumerate(FLEET_FAMILIES) if f.volatile]
+        # The volatile families are all station families: written from the station alone.
+        if any(FLEET_FAMILIES[k] not in STATION_FAMILIES for k in self._volatile_at):
+            raise ValueError("only station families can be volatile")
+        self._write_volatile = resource_writer([FLEET_FAMILIES[k] for k in self._volatile_at])
         self._dropped_header = header(DROPPED)
         self._write_dropped = resource_writer([DROPPED])
         # The catalog does not change while the process runs: its text is written once.
@@ -187,23 +219,56 @@ class FleetExposition:
                 entries.append(entry)
         return entries
 
-    async def render(self) -> str:
+    def _entry(self, station: Station) -> tuple[Any, ...]:
+        """One station's lines per family of `FLEET_FAMILIES`: a string, or for a capped family
+        the tuple of its lines (the cap is applied across the fleet at scrape time). The slot of
+        a volatile family holds the station's escaped identity instead, to write it afresh."""
         lines: list[list[str]] = [[] for _ in FLEET_FAMILIES]
-        appends = tuple(family_lines.append for family_lines in lines)
+        self.station_lines(station, [family_lines.append for family_lines in lines])
+        entry: list[Any] = [
+            tuple(family_lines) if capped else "".join(family_lines)
+            for family_lines, capped in zip(lines, self._capped, strict=True)
+        ]
+        for k in self._volatile_at:
+            entry[k] = (escape(station.id), escape(station.site))
+        return tuple(entry)
+
+    async def render(self) -> str:
+        cache = self._rendered.entries if self._rendered is not None else {}
+        entries: list[tuple[Any, ...]] = []
+        volatile: list[list[str]] = [[] for _ in self._volatile_at]
+        volatile_appends = [family_lines.append for family_lines in volatile]
+        volatile_slot = self._volatile_at[0] if self._volatile_at else 0
         for n, station in enumerate(list(self.fleet)):
             if n % CHUNK == CHUNK - 1:
                 await asyncio.sleep(0)
-            self.station_lines(station, appends)
+            entry = cache.get(station.id)
+            if entry is None:
+                entry = self._entry(station)
+                if self._rendered is not None:
+                    cache[station.id] = entry
+            entries.append(entry)
+            if volatile:
+                self._write_volatile(station, entry[volatile_slot], volatile_appends)
+        columns = list(zip(*entries, strict=True)) if entries else [() for _ in FLEET_FAMILIES]
+        fresh = dict(zip(self._volatile_at, volatile, strict=True))
         out: list[str] = []
         budget = max(self.max_error_info_series, 0)
         dropped = 0
-        for head, capped, family_lines in zip(self._headers, self._capped, lines, strict=True):
+        for k, (head, capped, column) in enumerate(
+            zip(self._headers, self._capped, columns, strict=True)
+        ):
             out.append(head)
-            if capped:
+            if k in fresh:
+                out += fresh[k]
+            elif capped:
+                family_lines = [line for lines in column for line in lines]
                 dropped += max(len(family_lines) - budget, 0)
                 family_lines = family_lines[:budget]
                 budget -= len(family_lines)
-            out += family_lines
+                out += family_lines
+            else:
+                out += column
         out.append(self._dropped_header)
         self._write_dropped(dropped, (), [out.append])
         out.append(self._catalog_text)

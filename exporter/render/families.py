@@ -44,6 +44,10 @@ class Family(Generic[R]):
     sample: Callable[[R], Sample | None]
     #: Series beyond limits.max_error_info_series are left out (and counted in `DROPPED`).
     capped: bool = False
+    #: The value moves without the fleet's change hook hearing of it as a change worth a new
+    #: rendering (`last_seen` moves with every frame): written afresh on every scrape instead of
+    #: being cached with the station's other lines.
+    volatile: bool = False
 
     @property
     def label_names(self) -> tuple[str, ...]:
@@ -85,6 +89,7 @@ STATION_FAMILIES: tuple[Family[Station], ...] = (
         STATION,
         (),
         lambda s: ((), s.last_seen) if s.last_seen else None,
+        volatile=True,
     ),
     Family(
         "ocpp_station_connects",
