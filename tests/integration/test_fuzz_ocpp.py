@@ -195,6 +195,10 @@ payloads = st.one_of(
     ),
     status_payloads,
 )
+#: StatusNotifications over many connectors and codes, to push the series bounds.
+status_frames = st.tuples(unique_ids, status_payloads).map(
+    lambda t: json.dumps([2, t[0], "StatusNotification", t[1]])
+)
 calls = st.tuples(unique_ids, actions, payloads).map(lambda t: json.dumps([2, *t]))
 frames = st.one_of(
     calls,
@@ -273,7 +277,22 @@ def test_any_frame_is_answered_as_the_spec_says(live, witness, fuzzer, frame):
     assert live.station_state("WITNESS") == witness
 
 
-def test_no_internal_errors_and_bounded_series(live, witness, fuzzer):
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.function_scoped_fixture,
+    ],
+)
+@given(batch=st.lists(frames | status_frames, min_size=10, max_size=60))
+def test_no_internal_errors_and_bounded_series(live, witness, fuzzer, batch):
+    # Feeds its own input, so it holds whether or not another test of this module ran first.
+    for frame in batch:
+        fuzzer.send(frame)
+    # Frames of one session are handled in order: once this is answered, the batch is in.
+    assert fuzzer.call("Heartbeat", {})[0] == 3
     stats = live.svc.stats
     assert not [k for k in stats.frames if k[1] == "internal_error"]
     scrape = live.scrape()
