@@ -202,7 +202,8 @@ async def test_shipped_inhibitions_page_once_for_a_controller_outage(tmp_path: P
             assert hook.find("pager", "firing", alertname="OcppConnectorGroundFailure")
 
         await eventually(delivered, timeout=TIMEOUT, interval=0.1)
-        await asyncio.sleep(1.5)  # one more group_interval: nothing suppressed may follow
+        # The scenario: one more group_interval passes, and nothing suppressed may follow.
+        await asyncio.sleep(1.5)
         paged_offline = {
             a["labels"]["station"]
             for n in hook.received

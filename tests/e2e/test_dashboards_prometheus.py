@@ -78,8 +78,14 @@ async def test_every_dashboard_query_runs_against_real_prometheus(exporter_facto
                 }
 
             await eventually(scraped_errors, timeout=30, interval=0.3)
-            # a few scrapes with the error present, then clear it and take CP-3 offline
-            await asyncio.sleep(2)
+
+            async def scraped_three_times() -> None:
+                # a few scrapes with the error present, then clear it and take CP-3 offline
+                assert await prom.query(
+                    'count_over_time(ocpp_connector_error{station="CP-2"}[1m]) >= 3'
+                )
+
+            await eventually(scraped_three_times, timeout=30, interval=0.3)
             await cp2.status(1, "Available", "NoError")
             await cp3.close()
 
@@ -267,7 +273,7 @@ async def _heartbeats_to(running: Any) -> None:
     while True:
         await _post(running, "/api/v1/controllers/ctl-west/heartbeat")
         await _post(running, "/api/v1/ems/ems-west/heartbeat", json={"power_limit_w": 7000})
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(0.5)  # the scenario: a device's heartbeat period
 
 
 async def test_dashboards_count_each_station_and_error_once_across_replicas(
@@ -294,7 +300,14 @@ async def test_dashboards_count_each_station_and_error_once_across_replicas(
             )
 
         await eventually(stale_error_scraped, timeout=30, interval=0.3)
-        await asyncio.sleep(1.5)  # a few scrapes with the error on A
+
+        async def scraped_on_a_a_few_times() -> None:
+            assert await prom.query(
+                f'count_over_time(ocpp_connector_error{{instance="{inst_a}",'
+                f' error_code="GroundFailure"}}[1m]) >= 3'
+            )
+
+        await eventually(scraped_on_a_a_few_times, timeout=30, interval=0.3)
         await moving.close()
         moved = await b.station("CP-MOVE")
         second = await b.station("CP-B")

@@ -15,23 +15,24 @@ import websockets
 
 from tests.support.ocpp_station import TestStation
 from tests.support.ports import free_port
+from tests.support.waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 async def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 20.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
     async with aiohttp.ClientSession() as http:
-        while True:
-            assert proc.poll() is None, proc.stderr.read() if proc.stderr else "exited"
+
+        async def ready() -> None:
+            if proc.poll() is not None:
+                raise RuntimeError(proc.stderr.read() if proc.stderr else "exited")
             try:
                 async with http.get(url + "/-/ready") as r:
-                    if r.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            assert asyncio.get_running_loop().time() < deadline, "exporter never became ready"
-            await asyncio.sleep(0.1)
+                    assert r.status == 200, f"/-/ready: {r.status}"
+            except aiohttp.ClientError as exc:
+                raise AssertionError(f"exporter never became ready: {exc}") from None
+
+        await eventually(ready, timeout=timeout, interval=0.1)
 
 
 @pytest.fixture

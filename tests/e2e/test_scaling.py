@@ -7,13 +7,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-import time
 from collections import Counter
 from collections.abc import AsyncIterator
 
 import pytest
 
 from tests.support.replica_cluster import Cluster, Fleet, failover, serving, station_ids
+from tests.support.waiting import eventually
 
 # The catalog's `for:` of OcppChargingStationOffline: a failover must complete far below it.
 STATION_OFFLINE_FOR = 600.0
@@ -45,12 +45,14 @@ async def connected_fleet(cluster: Cluster, n: int) -> AsyncIterator[Fleet]:
 async def settled_placement(cluster: Cluster, n: int) -> dict[str, list[str]]:
     """Scrapes until every station shows connected on some replica (a boot may still be in
     flight between the station's view and the replica's)."""
-    for _ in range(100):
+
+    async def settled() -> dict[str, list[str]]:
         where = serving(await cluster.placement())
-        if len(where) == n and all(where.values()):
-            return where
-        await asyncio.sleep(0.2)
-    return where
+        assert len(where) == n, f"{len(where)} of {n} stations on some replica"
+        assert all(where.values()), [s for s, r in where.items() if not r][:5]
+        return where
+
+    return await eventually(settled, timeout=20, interval=0.2)
 
 
 async def test_each_station_served_by_exactly_one_replica_and_failover_on_kill(
@@ -73,10 +75,13 @@ async def test_each_station_served_by_exactly_one_replica_and_failover_on_kill(
         bounced = station_ids(n)[::10]
         sessions = {s: records[s].sessions for s in bounced}
         await asyncio.gather(*(fleet.stations[s].drop() for s in bounced))
-        deadline = time.monotonic() + FAILOVER_BOUND
-        while not all(records[s].connected and records[s].sessions > sessions[s] for s in bounced):
-            assert time.monotonic() < deadline, "bounced stations did not reconnect"
-            await asyncio.sleep(0.1)
+
+        async def reconnected() -> None:
+            assert all(
+                records[s].connected and records[s].sessions > sessions[s] for s in bounced
+            ), "bounced stations did not reconnect"
+
+        await eventually(reconnected, timeout=FAILOVER_BOUND, interval=0.1)
         again = await settled_placement(cluster, n)
         assert all(again[s] == where[s] for s in bounced)
 

@@ -4,7 +4,6 @@ forges itself never does."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import ssl
@@ -103,16 +102,17 @@ def client_context(d: Path, with_certificate: bool) -> ssl.SSLContext:
 
 async def peer_of(running: Running, port: int, context: ssl.SSLContext, headers: dict[str, str]):
     url = f"wss://127.0.0.1:{port}/ocpp/CP-TLS"
-    for _ in range(100):  # HAProxy needs a moment to bind and to see the exporter ready
+
+    async def through_haproxy() -> websockets.ClientConnection:
+        # HAProxy needs a moment to bind and to see the exporter ready.
         try:
-            ws = await websockets.connect(
+            return await websockets.connect(
                 url, subprotocols=["ocpp1.6"], ssl=context, additional_headers=headers
             )
-            break
-        except (OSError, websockets.InvalidStatus):
-            await asyncio.sleep(0.2)
-    else:
-        raise AssertionError("no websocket through HAProxy")
+        except (OSError, websockets.InvalidStatus) as exc:
+            raise AssertionError(f"no websocket through HAProxy: {exc!r}") from None
+
+    ws = await eventually(through_haproxy, timeout=20, interval=0.2)
     try:
 
         async def opened() -> None:

@@ -209,7 +209,7 @@ async def test_push_heartbeats_keep_a_controller_up_until_they_stop(exporter_fac
                 running, "/api/v1/controllers/ctrl-push/heartbeat", "c-secret"
             )
             assert status == 200 and body["up"] is True
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(0.2)  # the scenario: the controller's heartbeat period
 
     async def up(expected: float):
         scrape = await running.scrape()
@@ -223,7 +223,8 @@ async def test_push_heartbeats_keep_a_controller_up_until_they_stop(exporter_fac
     beats = asyncio.create_task(beat_forever())
     try:
         await eventually(seen, WAIT)
-        # Longer than stale_after with heartbeats flowing: still up, no notification.
+        # The scenario: longer than stale_after with heartbeats flowing: still up, no
+        # notification.
         await asyncio.sleep(STALE + 0.5)
         await up(1)
         assert await running.notifications(kind="controller_offline") == []

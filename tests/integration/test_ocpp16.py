@@ -64,7 +64,8 @@ async def test_no_error_clears_at_once_and_same_code_keeps_since(exporter):
     try:
         await station.status(1, "Available", "HighTemperature")
         first = await eventually(lambda: _since(exporter, "CP-2"))
-        await asyncio.sleep(1.1)
+        # `since` has sub-second resolution, and a scrape has passed: a `since` taken from this
+        # second report would differ from the first.
         await station.status(1, "Faulted", "HighTemperature")
         assert await _since(exporter, "CP-2") == first
         await station.status(1, "Available", "NoError")
@@ -136,10 +137,15 @@ async def test_a_station_that_rejects_the_trigger_keeps_its_last_known_state(exp
     again = await exporter.station("CP-6", accept_trigger=False)
     try:
         await eventually(lambda: _triggered(again))
+
+        async def rejected():
+            scrape = await exporter.scrape()
+            assert samples(scrape, "ocpp_exporter_resyncs_total", result="rejected")[0][1] >= 1
+
+        await eventually(rejected)
+        # The scenario: the re-sync window passes. A rejected re-sync must not clear at its end.
         await asyncio.sleep(exporter.svc.config.ocpp.resync_window + 0.3)
         assert error_series(await exporter.scrape(), "CP-6") == {("1", "GroundFailure")}
-        scrape = await exporter.scrape()
-        assert samples(scrape, "ocpp_exporter_resyncs_total", result="rejected")[0][1] >= 1
     finally:
         await again.close()
 
@@ -176,7 +182,7 @@ async def test_a_second_connection_replaces_the_first_without_a_gap(exporter):
         for _ in range(5):
             scrape = await exporter.scrape()
             assert samples(scrape, "ocpp_station_connected", station="CP-8")[0][1] == 1
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.05)  # the scenario: watch for a gap over a while
         await second.status(1, "Charging", "NoError")
         scrape = await exporter.scrape()
         assert (

@@ -10,7 +10,6 @@ replicas and HAProxy on two cores.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import csv
 import io
 import json
@@ -31,6 +30,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from tests.support.ports import free_port
 from tests.support.scrape import fetch, samples
+from tests.support.waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 HAPROXY_CFG = ROOT / "deploy" / "haproxy" / "haproxy.cfg"
@@ -177,19 +177,22 @@ class Cluster:
 
     async def wait_backends(self, up: set[str], timeout: float = 60.0) -> None:
         """Until HAProxy sees exactly `up` as UP."""
-        deadline = time.monotonic() + timeout
         async with aiohttp.ClientSession() as http:
-            while True:
-                assert self.haproxy is not None and self.haproxy.poll() is None, self.log("haproxy")
+
+            async def as_expected() -> None:
+                if self.haproxy is None or self.haproxy.poll() is not None:
+                    raise RuntimeError(self.log("haproxy"))
                 for replica in self.replicas:
-                    if replica.name in up:
-                        assert replica.alive(), self.log(replica.name)
-                with contextlib.suppress(aiohttp.ClientError):
+                    if replica.name in up and not replica.alive():
+                        raise RuntimeError(self.log(replica.name))
+                try:
                     status = await self.backend_status(http)
-                    if {name for name, s in status.items() if s.startswith("UP")} == up:
-                        return
-                assert time.monotonic() < deadline, f"HAProxy backends never became {up}"
-                await asyncio.sleep(0.2)
+                except aiohttp.ClientError as exc:
+                    raise AssertionError(f"HAProxy stats: {exc}") from None
+                seen = {name for name, s in status.items() if s.startswith("UP")}
+                assert seen == up, f"HAProxy backends never became {up}: {status}"
+
+            await eventually(as_expected, timeout=timeout, interval=0.2)
 
     async def placement(self) -> dict[str, dict[str, float]]:
         """replica name -> {station: connected} for every live replica."""
@@ -336,6 +339,7 @@ class LightStation:
             self._pending.clear()
             self.record.connected = False
             self.record.lost_at = time.monotonic()
+            # The scenario: real stations back off (with jitter) before they reconnect.
             await asyncio.sleep(backoff * random.uniform(0.5, 1.0))
             backoff = min(backoff * 2, self.max_backoff)
 
@@ -351,19 +355,17 @@ class Fleet:
         # Ramp up like a fleet coming online rather than a synchronized storm.
         for station in self.stations.values():
             self._tasks.append(asyncio.get_running_loop().create_task(station.run()))
-            await asyncio.sleep(1 / per_second)
+            await asyncio.sleep(1 / per_second)  # the ramp itself, not a wait
 
     def records(self) -> dict[str, StationRecord]:
         return {i: s.record for i, s in self.stations.items()}
 
     async def wait_connected(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while not all(s.record.connected for s in self.stations.values()):
+        async def all_connected() -> None:
             missing = [i for i, s in self.stations.items() if not s.record.connected]
-            assert time.monotonic() < deadline, (
-                f"{len(missing)} stations not connected: {missing[:5]}"
-            )
-            await asyncio.sleep(0.2)
+            assert not missing, f"{len(missing)} stations not connected: {missing[:5]}"
+
+        await eventually(all_connected, timeout=timeout, interval=0.2)
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -387,12 +389,12 @@ async def failover(
     sessions = {s: records[s].sessions for s in moved}
     started = time.monotonic()
     victim.signal(sig)
-    deadline = started + timeout
-    while True:
+
+    async def all_back() -> None:
         back = [s for s in moved if records[s].connected and records[s].sessions > sessions[s]]
-        if len(back) == len(moved):
-            break
-        assert time.monotonic() < deadline, f"{len(moved) - len(back)} stations did not come back"
-        await asyncio.sleep(0.05)
+        assert len(back) == len(moved), f"{len(moved) - len(back)} stations did not come back"
+
+    # The figure is taken from the stations' boot times, not from when this poll noticed.
+    await eventually(all_back, timeout=timeout, interval=0.05)
     last = max(records[s].booted_at or 0.0 for s in moved)
     return last - started, moved

@@ -272,10 +272,10 @@ async def test_rendering_a_large_fleet_yields_to_the_event_loop():
         nonlocal ticks
         while not done:
             ticks += 1
-            await asyncio.sleep(0)
+            await asyncio.sleep(0)  # one turn of the loop: counts how often rendering yields
 
     task = asyncio.create_task(ticker())
-    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # let the ticker start
     before = ticks
     text = await exposition.render()
     done = True
