@@ -120,7 +120,7 @@ class Catalog:
 
 
 def _apply(entry: Entry, override: Override) -> Entry:
-    changes = {
+    changes: dict[str, Any] = {
         "severity": override.severity,
         "title": override.title,
         "description": override.description,

@@ -48,7 +48,7 @@ def escape(value: str) -> str:
     return value
 
 
-_ZERO_ONE = {0: "0.0", 1: "1.0"}
+_ZERO_ONE: dict[float, str] = {0: "0.0", 1: "1.0"}
 
 
 def go_float(value: float) -> str:
