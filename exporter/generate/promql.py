@@ -90,5 +90,10 @@ def error_code_info() -> str:
     return "topk by (error_code) (1, ocpp_error_code_info)"
 
 
+def vendor_code_info(sel: str = "") -> str:
+    """The text of each recognised code (ocpp_vendor_code_info), once per scheme and code."""
+    return f"topk by (scheme, code) (1, ocpp_vendor_code_info{sel})"
+
+
 def notification_info(kind: str) -> str:
     return f'topk(1, ocpp_notification_info{{kind="{kind}"}})'

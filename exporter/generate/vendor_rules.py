@@ -34,7 +34,7 @@ def expr(severity: str) -> str:
     return (
         promql.from_owner("ocpp_connector_vendor_code == 1", LABELS)
         + "\n* on (scheme, code) group_left (responsible)\n"
-        + f'topk by (scheme, code) (1, ocpp_vendor_code_info{{severity="{severity}"}})'
+        + promql.vendor_code_info(f'{{severity="{severity}"}}')
     )
 
 

@@ -68,6 +68,14 @@ async def test_every_dashboard_query_runs_against_real_prometheus(exporter_facto
             await cp2.status(1, "Faulted", "OverCurrentFailure")
             await cp3.status(1, "Available")
             await cp4.status(1, "SuspendedEVSE", "EVCommunicationError")
+            # a recognised code: ChargeX pilot fault, as EVerest sends it
+            await cp4.status(
+                2,
+                "Preparing",
+                "OtherError",
+                vendor_id="https://chargex.inl.gov",
+                vendor_error_code="CX014",
+            )
 
             async def scraped_errors() -> None:
                 found = await prom.query("ocpp_connector_error")
@@ -75,6 +83,7 @@ async def test_every_dashboard_query_runs_against_real_prometheus(exporter_facto
                     "GroundFailure",
                     "OverCurrentFailure",
                     "EVCommunicationError",
+                    "OtherError",
                 }
 
             await eventually(scraped_errors, timeout=30, interval=0.3)
@@ -133,8 +142,14 @@ async def _run_everything(prom: Prometheus, instance: str, start: float) -> None
             if returned:
                 shown_tables += 1
                 labels = {f for f in include[0]["options"]["include"]["names"] if "Value" not in f}
+                # A recognised code's columns are on its rows only (the fleet test has one).
+                labels -= RECOGNISED_ONLY - returned
                 assert labels <= returned, (name, p["title"], labels - returned)
     assert shown_tables >= 6
+
+
+#: Columns of the error table that only rows with a recognised code (ChargeX, ...) carry.
+RECOGNISED_ONLY = {"scheme", "code", "responsible"}
 
 
 def _query(dashboard: str, kind: str, title: str) -> Query:
@@ -151,7 +166,19 @@ async def _check_data(prom: Prometheus, start: float, cleared_at: float) -> None
     # fleet: the error notification table joins the catalog text, one row per active error
     table = _query("ocpp-fleet-overview", "target", "Error notifications")
     rows = _rows(await prom.query(substitute(table.expr, all_sel)))
-    assert set(rows) == {("CP-1", "1", "GroundFailure"), ("CP-4", "1", "EVCommunicationError")}
+    assert set(rows) == {
+        ("CP-1", "1", "GroundFailure"),
+        ("CP-4", "1", "EVCommunicationError"),
+        ("CP-4", "2", "OtherError"),
+    }
+    # the recognised code's row carries its own title, steps and who must act
+    pilot = rows["CP-4", "2", "OtherError"]["metric"]
+    cx014 = CATALOG.codes.entry("chargex", "CX014")
+    assert (pilot["scheme"], pilot["code"], pilot["status"]) == ("chargex", "CX014", "Preparing")
+    assert pilot["title"] == cx014.title and pilot["resolution"] == cx014.resolution_text()
+    assert (pilot["severity"], pilot["responsible"]) == ("critical", "maintenance,vehicle")
+    assert pilot["runbook_url"].endswith("error-codes.md#chargex-cx014")
+    assert float(rows["CP-4", "2", "OtherError"]["value"][1]) > start * 1000 - 5000
     ground = rows["CP-1", "1", "GroundFailure"]["metric"]
     assert ground["status"] == "Available"
     assert ground["site"] == "depot-north"
@@ -176,12 +203,18 @@ async def _check_data(prom: Prometheus, start: float, cleared_at: float) -> None
         for r in series:
             labels = r["metric"]
             code = labels["error_code"]
-            assert labels["resolution"] == CATALOG.errors[code].resolution_text()
+            entry = (
+                CATALOG.codes.entry(labels["scheme"], labels["code"])
+                if "code" in labels
+                else CATALOG.errors[code]
+            )
+            assert labels["resolution"] == entry.resolution_text()
             title = render_format(spec["titleFormat"], labels)
             text = render_format(spec["textFormat"], labels)
             assert "{{" not in title + text
             assert code in title and labels["station"] in title
-            assert CATALOG.errors[code].resolution[0] in text
+            assert entry.title in text
+            assert entry.resolution[0] in text
     fleet_annotation = _query("ocpp-fleet-overview", "annotation", "OCPP errors")
 
     async def cleared_period_ended() -> None:
@@ -190,6 +223,7 @@ async def _check_data(prom: Prometheus, start: float, cleared_at: float) -> None
             ("CP-1", "1", "GroundFailure"),
             ("CP-2", "1", "OverCurrentFailure"),
             ("CP-4", "1", "EVCommunicationError"),
+            ("CP-4", "2", "OtherError"),
         }
         cleared = history["CP-2", "1", "OverCurrentFailure"]["values"]
         active = history["CP-1", "1", "GroundFailure"]["values"]

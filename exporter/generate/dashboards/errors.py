@@ -12,7 +12,7 @@ from exporter.generate.dashboards.toolkit import DS, colored_text, link, overrid
 
 def error_annotation(sel: str) -> dict[str, Any]:
     """Marks every error period on every time series panel: title = code and where, text = the
-    numbered resolution steps from the catalog."""
+    numbered resolution steps from the catalog, or a recognised code's own title and steps."""
     return {
         "datasource": DS,
         "enable": True,
@@ -34,12 +34,15 @@ ERROR_TABLE_COLUMNS = {
     "connector": "Connector",
     "status": "Status",
     "error_code": "Error code",
+    "scheme": "Scheme",
+    "code": "Code",
     "Value": "Since",
     "severity": "Severity",
     "title": "Error",
     "description": "Description",
     "resolution": "Resolution steps",
     "runbook_url": "Runbook",
+    "responsible": "Who must act",
 }
 
 
@@ -78,8 +81,10 @@ def error_table(title: str, sel: str) -> dict[str, Any]:
     return table(
         title,
         "Every active OCPP error code, whatever the connector status (a station may report an "
-        "error while Available or Charging), with the catalog's steps to resolve it. A row "
-        "disappears as soon as the station reports NoError for the connector.",
+        "error while Available or Charging), with the catalog's steps to resolve it. A code "
+        "the exporter recognises (ChargeX, EVgo, CharIN UEC or an operator catalog) has its "
+        "own row, title, steps and who must act. A row disappears as soon as the station "
+        "reports NoError for the connector.",
         [target(notification_table_expr(sel), instant=True, table=True)],
         ERROR_TABLE_COLUMNS,
         _error_table_overrides(),

@@ -24,13 +24,40 @@ def owner_status(sel: str) -> str:
     return f"topk by (station, site, connector) (1,\n{owned}\n)"
 
 
-def errors_with_text(sel: str) -> str:
-    """Active errors with the catalog's severity, title and resolution steps as labels."""
+#: What a recognised code adds to its row (ocpp_vendor_code_info), in place of the OCPP code's.
+VENDOR_TEXT = "severity, title, description, resolution, runbook_url, responsible"
+
+
+def owner_vendor_codes(sel: str) -> str:
+    """Recognised codes of the active errors (one per code of a compound), from the owner."""
+    return from_owner(
+        f"ocpp_connector_vendor_code{sel}", f"{promql.ERROR_LABELS}, scheme, code", sel
+    )
+
+
+def vendor_codes_with_text(sel: str) -> str:
+    """Each recognised code with its own title, steps, severity and who must act."""
     return (
+        f"{owner_vendor_codes(sel)}\n"
+        f"* on(scheme, code) group_left({VENDOR_TEXT})\n"
+        f"{promql.vendor_code_info()}"
+    )
+
+
+def _unrecognised(expr: str, sel: str) -> str:
+    """`expr` (per active error) without the errors that carry a recognised code."""
+    return f"(\n{expr}\n) unless on({promql.ERROR_LABELS})\n{owner_vendor_codes(sel)}"
+
+
+def errors_with_text(sel: str) -> str:
+    """Active errors with their text as labels: a recognised code's own (one series per
+    code), else the catalog's for the OCPP error code."""
+    general = (
         f"{owner_errors(sel)}\n"
         "* on(error_code) group_left(severity, title, description, resolution)\n"
         f"{promql.error_code_info()}"
     )
+    return f"(\n{vendor_codes_with_text(sel)}\n)\nor\n{_unrecognised(general, sel)}"
 
 
 def notification_table_expr(sel: str) -> str:
@@ -39,9 +66,16 @@ def notification_table_expr(sel: str) -> str:
     since = from_owner(
         f"ocpp_connector_error_since_timestamp_seconds{sel}", promql.ERROR_LABELS, sel
     )
-    return (
+    general = (
         f"1000 * {since}\n"
         f"* on(station, site, connector) group_left(status) {owner_status(sel)}\n"
         "* on(error_code) group_left(severity, title, description, resolution, runbook_url)\n"
         f"{promql.error_code_info()}"
     )
+    # A recognised code gets its own row (one per code of a compound) with its own text.
+    recognised = (
+        f"(\n{vendor_codes_with_text(sel)}\n)\n"
+        f"* on({promql.ERROR_LABELS}) group_left() (1000 * {since})\n"
+        f"* on(station, site, connector) group_left(status) {owner_status(sel)}"
+    )
+    return f"(\n{recognised}\n)\nor\n{_unrecognised(general, sel)}"
