@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -112,3 +113,39 @@ async def test_landing_health_and_readiness(served):
         for path in ("/-/healthy", "/-/ready"):
             async with http.get(f"http://127.0.0.1:{metrics}{path}") as r:
                 assert r.status == 200
+
+
+def readme_station_snippet(ocpp_port: int, seconds: float) -> str:
+    """The README's "See it work" station, pointed at this exporter and shortened."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    found = re.search(r"```sh\n\S*python3 - <<'EOF'\n(.*?)\nEOF\n```", readme, re.S)
+    assert found, "README: the See it work snippet moved"
+    code = found.group(1)
+    assert "127.0.0.1:9000" in code and "asyncio.sleep(30)" in code
+    return code.replace("127.0.0.1:9000", f"127.0.0.1:{ocpp_port}").replace(
+        "asyncio.sleep(30)", f"asyncio.sleep({seconds})"
+    )
+
+
+async def test_the_readme_station_snippet_runs_clean(served):
+    _, ocpp, metrics = served
+    snippet = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        readme_station_snippet(ocpp, 2),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+    async def ground_fault_active():
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(f"http://127.0.0.1:{metrics}/api/v1/notifications") as r,
+        ):
+            notes = (await r.json())["notifications"]
+        assert [n["error_code"] for n in notes if n["kind"] == "ocpp_error"] == ["GroundFailure"]
+
+    await eventually(ground_fault_active, timeout=15)
+    out, err = await asyncio.wait_for(snippet.communicate(), 30)
+    assert snippet.returncode == 0
+    assert (out, err) == (b"", b""), err.decode()
