@@ -10,12 +10,14 @@ schemas are the package's files, compiled once with fastjsonschema.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
 import fastjsonschema
+import orjson
 
 CALL, CALLRESULT, CALLERROR = 2, 3, 4
 
@@ -78,7 +80,7 @@ def parse_frame(text: str | bytes, formation_violation: str = "FormationViolatio
     `formation_violation` is the spelling of the version in use (1.6: FormationViolation,
     2.0.1: FormatViolation)."""
     try:
-        message = json.loads(text)
+        message = _loads(text)
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise FrameError(
             "invalid_json", RpcError(formation_violation, "frame is not valid JSON"), None
@@ -130,19 +132,47 @@ def parse_frame(text: str | bytes, formation_violation: str = "FormationViolatio
     )
 
 
+#: Below this many brackets a frame cannot nest deep enough for the standard parser's recursion
+#: limit, so orjson (which has no such limit) reads it the same way.
+_ORJSON_MAX_BRACKETS = 400
+#: orjson reads integers beyond 64 bits as floats; the standard parser keeps them exact.
+_LONG_NUMBER = re.compile(r"\d{19}")
+
+
+def _loads(text: str | bytes) -> Any:
+    """orjson where it reads the frame exactly as the standard parser would (a third of its
+    time per frame); the standard parser for the rest: deep nesting (refused as invalid JSON by
+    its recursion limit), integers beyond 64 bits, and what orjson refuses but stations do send:
+    lone surrogate escapes (the label bounding turns them into `?`), NaN."""
+    if (
+        isinstance(text, str)
+        and text.count("[") + text.count("{") < _ORJSON_MAX_BRACKETS
+        and _LONG_NUMBER.search(text) is None
+    ):
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(text)
+
+
+def _dumps(frame: list[Any]) -> str:
+    try:
+        return orjson.dumps(frame).decode()
+    except TypeError:  # a lone surrogate (an echoed station value) or a non-JSON type
+        return json.dumps(frame, separators=(",", ":"))
+
+
 def call_result(unique_id: str, payload: dict[str, Any]) -> str:
-    return json.dumps([CALLRESULT, unique_id, payload], separators=(",", ":"))
+    return _dumps([CALLRESULT, unique_id, payload])
 
 
 def call_error(unique_id: str, error: RpcError) -> str:
-    return json.dumps(
-        [CALLERROR, unique_id, error.code, error.description[:255], error.details],
-        separators=(",", ":"),
-    )
+    return _dumps([CALLERROR, unique_id, error.code, error.description[:255], error.details])
 
 
 def call(unique_id: str, action: str, payload: dict[str, Any]) -> str:
-    return json.dumps([CALL, unique_id, action, payload], separators=(",", ":"))
+    return _dumps([CALL, unique_id, action, payload])
 
 
 Validator = Callable[[Any], Any]
