@@ -1,7 +1,8 @@
-"""A fleet of simulated OCPP 1.6J charging stations for demos, end-to-end tests and load.
+"""A fleet of simulated OCPP charging stations for demos, end-to-end tests and load.
 
 Each station is the `ocpp` package's own v16 ChargePoint over `websockets` (the station side a
-vendor would write), so the exporter is exercised by a real peer, not by our own framing code.
+vendor would write), so the exporter is exercised by a real peer, not by our own framing code;
+stations a scenario lists under `ocpp201_stations` speak OCPP 2.0.1 (station201.py).
 A station boots, heartbeats at the interval the exporter gives, runs charging sessions
 (Preparing, Charging, Finishing, Available), answers TriggerMessage and Reset, and plays the
 faults, offline periods and reboots a scenario file scripts (see docs/simulator.md).
@@ -30,7 +31,9 @@ from ocpp.v16 import ChargePoint, call, call_result
 from ocpp.v16.enums import Action, ResetStatus, TriggerMessageStatus
 
 from exporter.durations import parse_duration
+from exporter.knowledge import vendor_codes
 from exporter.knowledge.ocpp_enums import NO_ERROR, OCPP16_ERROR_CODES, OCPP16_STATUSES
+from exporter.simulator import station201
 
 log = logging.getLogger("exporter.simulator")
 
@@ -94,6 +97,8 @@ class Scenario:
     vendor: str = "SimCharge"
     model: str = "SC-22"
     firmware_version: str = "1.4.2"
+    #: Stations (by id) that speak OCPP 2.0.1; the others speak 1.6.
+    ocpp201_stations: frozenset[str] = frozenset()
 
 
 def station_id(prefix: str, number: int) -> str:
@@ -123,13 +128,42 @@ def _status(value: Any, source: str, key: str) -> str:
     return str(value)
 
 
+def scheme_fault(scheme: str, code: str) -> tuple[str, str, str]:
+    """A scenario fault given as a standard scheme's code (`scheme: chargex, code: CX014`; EVgo
+    may name several, comma-separated) -> (OCPP error code, vendorId, vendorErrorCode) as such
+    a station sends them. ValueError naming what is unknown."""
+    book = vendor_codes.load("")
+    known = book.schemes.get(scheme)
+    if known is None:
+        raise ValueError(f"unknown scheme {scheme!r} (one of {', '.join(book.schemes)})")
+    entries = []
+    for part in code.split(","):
+        entry = known.find(part)
+        if entry is None:
+            raise ValueError(f"{part.strip()!r} is not a {scheme} code (see docs/error-codes.md)")
+        entries.append(entry)
+    return (
+        entries[0].ocpp_error_code,
+        known.vendor_ids[0],
+        ",".join(entry.code for entry in entries),
+    )
+
+
 def parse_scenario(data: Any, source: str, prefix: str = "SIM-") -> Scenario:
     """The YAML document -> a Scenario; `station: 3` means the third simulated station."""
     if data is None:
         return Scenario()
     if not isinstance(data, dict):
         raise ScenarioError(source, "", "expected a mapping at the top level")
-    known = {"events", "random", "repeat", "vendor", "model", "firmware_version"}
+    known = {
+        "events",
+        "random",
+        "repeat",
+        "vendor",
+        "model",
+        "firmware_version",
+        "ocpp201_stations",
+    }
     for key in data:
         if key not in known:
             raise ScenarioError(source, str(key), f"unknown key (expected one of {sorted(known)})")
@@ -143,11 +177,27 @@ def parse_scenario(data: Any, source: str, prefix: str = "SIM-") -> Scenario:
         station = raw["station"]
         sid = station_id(prefix, station) if isinstance(station, int) else str(station)
         at = _duration(raw.get("at", 0), source, f"{where}.at")
-        kinds = [k for k in ("error_code", "offline", "reboot") if k in raw]
+        kinds = [k for k in ("code", "offline", "reboot") if k in raw]
+        if "error_code" in raw and "code" not in raw:
+            kinds.append("error_code")
         if len(kinds) != 1:
-            raise ScenarioError(source, where, "give exactly one of error_code, offline or reboot")
-        if "error_code" in raw:
-            code = raw["error_code"]
+            raise ScenarioError(
+                source, where, "give exactly one of error_code, scheme and code, offline or reboot"
+            )
+        if "code" in raw or "error_code" in raw:
+            vendor_id = str(raw.get("vendor_id", ""))
+            vendor_error_code = str(raw.get("vendor_error_code", ""))
+            code = raw.get("error_code")
+            if "code" in raw:
+                if "scheme" not in raw:
+                    raise ScenarioError(source, f"{where}.scheme", "required with code")
+                try:
+                    implied, vendor_id, vendor_error_code = scheme_fault(
+                        str(raw["scheme"]), str(raw["code"])
+                    )
+                except ValueError as exc:
+                    raise ScenarioError(source, f"{where}.code", str(exc)) from None
+                code = code or implied
             if code not in OCPP16_ERROR_CODES or code == NO_ERROR:
                 raise ScenarioError(source, f"{where}.error_code", f"not a 1.6 error: {code!r}")
             duration = raw.get("duration")
@@ -155,8 +205,8 @@ def parse_scenario(data: Any, source: str, prefix: str = "SIM-") -> Scenario:
                 connector=int(raw.get("connector", 1)),
                 error_code=code,
                 status=_status(raw.get("status", "Faulted"), source, f"{where}.status"),
-                vendor_id=str(raw.get("vendor_id", "")),
-                vendor_error_code=str(raw.get("vendor_error_code", "")),
+                vendor_id=vendor_id,
+                vendor_error_code=vendor_error_code,
                 info=str(raw.get("info", "")),
                 duration=None
                 if duration is None
@@ -201,6 +251,10 @@ def parse_scenario(data: Any, source: str, prefix: str = "SIM-") -> Scenario:
         vendor=str(data.get("vendor", Scenario.vendor)),
         model=str(data.get("model", Scenario.model)),
         firmware_version=str(data.get("firmware_version", Scenario.firmware_version)),
+        ocpp201_stations=frozenset(
+            station_id(prefix, n) if isinstance(n, int) else str(n)
+            for n in data.get("ocpp201_stations") or ()
+        ),
     )
 
 
@@ -301,8 +355,11 @@ class SimStation:
         counters: Counters,
         rng: random.Random,
         reconnect_delay: float = 2.0,
+        ocpp_version: str = "1.6",
     ) -> None:
         self.id = station_id
+        self.ocpp_version = ocpp_version
+        self.reporter201 = station201.Reporter201() if ocpp_version == "2.0.1" else None
         self.url = url
         self.scenario = scenario
         self.counters = counters
@@ -310,7 +367,7 @@ class SimStation:
         self.reconnect_delay = reconnect_delay
         # Connector 0 is the station itself.
         self.connectors = {n: ConnectorState() for n in range(connectors + 1)}
-        self.cp: SimulatedChargePoint | None = None
+        self.cp: Any = None
         self.heartbeat_interval = 60.0
         self._offline_until = 0.0
         self._wake = asyncio.Event()
@@ -337,6 +394,16 @@ class SimStation:
     async def boot_notification(self) -> None:
         assert self.cp is not None
         s = self.scenario
+        if self.reporter201 is not None:
+            # A rebooted station has no problem raised: report its faults afresh.
+            self.reporter201.forget()
+            answer = await self.reporter201.boot(
+                self.cp, s.vendor, s.model, s.firmware_version, f"SN-{self.id}"
+            )
+            self.counters.boots += 1
+            if answer.interval and answer.interval > 0:
+                self.heartbeat_interval = float(answer.interval)
+            return
         answer = await self.cp.call(
             call.BootNotification(
                 charge_point_vendor=s.vendor,
@@ -358,6 +425,12 @@ class SimStation:
         for n in targets:
             state = self.connectors.get(n)
             if state is None:
+                continue
+            if self.reporter201 is not None:
+                code = state.vendor_error_code or (
+                    state.error_code if state.error_code != NO_ERROR else ""
+                )
+                await self.reporter201.report(cp, n, state.status, code, state.info)
                 continue
             await cp.call(
                 call.StatusNotification(
@@ -390,10 +463,23 @@ class SimStation:
                 first = False
 
     async def _session(self, boot: bool) -> None:
+        subprotocol = "ocpp1.6" if self.reporter201 is None else station201.SUBPROTOCOL
         async with websockets.connect(
-            f"{self.url}/{self.id}", subprotocols=["ocpp1.6"], open_timeout=30
+            f"{self.url}/{self.id}", subprotocols=[subprotocol], open_timeout=30
         ) as ws:
-            cp = self.cp = SimulatedChargePoint(self, CountingConnection(ws, self.counters))
+            connection = CountingConnection(ws, self.counters)
+            cp = self.cp = (
+                SimulatedChargePoint(self, connection)
+                if self.reporter201 is None
+                else station201.SimulatedChargingStation201(
+                    self.id,
+                    connection,
+                    self.report,
+                    self.boot_notification,
+                    self.request_reboot,
+                    _SEND_ERRORS,
+                )
+            )
             reader = asyncio.create_task(cp.start())
             self.connected = True
             self.counters.connected += 1
@@ -427,7 +513,9 @@ class SimStation:
                 self._wake.clear()
                 return  # leaving the `async with` closes the socket
             if not done:
-                await self.cp.call(call.Heartbeat())
+                await self.cp.call(
+                    call.Heartbeat() if self.reporter201 is None else station201.call.Heartbeat()
+                )
 
 
 # -- the fleet ---------------------------------------------------------------------------------
@@ -456,6 +544,7 @@ class Simulator:
                 self.counters,
                 random.Random(self.rng.random()),
                 self.reconnect_delay,
+                "2.0.1" if station_id(self.prefix, n) in self.scenario.ocpp201_stations else "1.6",
             )
             for n in range(1, self.stations + 1)
         }

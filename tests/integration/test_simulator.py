@@ -187,6 +187,14 @@ def test_demo_scenario_loads():
     ground = [e for e in scenario.events if e.fault and e.fault.error_code == "GroundFailure"]
     assert ground[0].fault.status == "Available"
     assert scenario.random is not None and scenario.random.faults_per_hour > 0
+    # the demo shows recognised codes over 1.6 and over 2.0.1
+    coded = {
+        (e.station, e.fault.vendor_error_code)
+        for e in scenario.events
+        if e.fault and e.fault.vendor_id == "https://chargex.inl.gov"
+    }
+    assert {("SIM-0005", "CX014"), ("SIM-0020", "CX019")} <= coded
+    assert "SIM-0020" in scenario.ocpp201_stations
 
 
 async def test_cli_runs_a_fleet_and_stops_cleanly_on_sigint(exporter):
@@ -233,3 +241,89 @@ async def test_cli_runs_a_fleet_and_stops_cleanly_on_sigint(exporter):
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+CODED = """
+ocpp201_stations: [2]
+events:
+  # ChargeX over 1.6, as EVerest sends it: the connector's status, not Faulted.
+  - at: 0.2s
+    station: 1
+    connector: 1
+    scheme: chargex
+    code: cx014
+    status: Preparing
+    duration: 3s
+  # EVgo compound with the readings paired by position.
+  - at: 0.2s
+    station: 1
+    connector: 2
+    scheme: evgo
+    code: F000,F002
+    info: "1.95,6.90"
+    status: Finishing
+  # The same scheme over 2.0.1: a NotifyEvent with techCode, cleared with cleared: true.
+  - at: 0.2s
+    station: 2
+    connector: 1
+    scheme: chargex
+    code: CX002
+    status: Faulted
+    duration: 3s
+"""
+
+
+async def test_scheme_codes_over_16_and_201_show_their_own_text_and_clear(exporter):
+    async with simulated(exporter, CODED, stations=2) as sim:
+        assert sim.fleet["SIM-0002"].ocpp_version == "2.0.1"
+
+        async def raised():
+            notes = await exporter.notifications(kind="ocpp_error")
+            found = {
+                (n["station"], n["connector"], n["error_code"], n["vendor"]["code"]) for n in notes
+            }
+            assert found == {
+                ("SIM-0001", "1", "OtherError", "CX014"),
+                ("SIM-0001", "2", "OtherError", "F000"),
+                ("SIM-0001", "2", "OtherError", "F002"),
+                ("SIM-0002", "1", "GroundFailure", "CX002"),
+            }
+            return notes
+
+        notes = await eventually(raised, timeout=15)
+        readings = {n["vendor"]["code"]: n["vendor"]["reading"] for n in notes}
+        assert (readings["F000"], readings["F002"]) == ("1.95", "6.90")
+        scrape = await exporter.scrape()
+        ((info, _),) = samples(scrape, "ocpp_station_info", station="SIM-0002")
+        assert info["ocpp_version"] == "2.0.1"
+
+        async def timed_faults_cleared():
+            notes = await exporter.notifications(kind="ocpp_error")
+            assert {(n["station"], n["vendor"]["code"]) for n in notes} == {
+                ("SIM-0001", "F000"),
+                ("SIM-0001", "F002"),
+            }
+
+        await eventually(timed_faults_cleared, timeout=15)
+
+
+def test_scheme_codes_in_scenarios_are_checked():
+    with pytest.raises(ScenarioError, match=r"events\[0\]\.code: 'CX099' is not a chargex code"):
+        parse_scenario({"events": [{"station": 1, "scheme": "chargex", "code": "CX099"}]}, "<x>")
+    with pytest.raises(ScenarioError, match=r"events\[0\]\.code: unknown scheme 'mrec'"):
+        parse_scenario({"events": [{"station": 1, "scheme": "mrec", "code": "CX001"}]}, "<x>")
+    with pytest.raises(ScenarioError, match=r"events\[0\]\.scheme: required with code"):
+        parse_scenario({"events": [{"station": 1, "code": "CX001"}]}, "<x>")
+    fault = (
+        parse_scenario(
+            {"events": [{"station": 1, "scheme": "charin-uec", "code": "powermodulefault"}]}, "<x>"
+        )
+        .events[0]
+        .fault
+    )
+    assert fault is not None
+    assert (fault.error_code, fault.vendor_id, fault.vendor_error_code) == (
+        "InternalError",
+        "org.charin.uec.v1",
+        "PowerModuleFault",
+    )
