@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from exporter.generate import rules
+from exporter.generate import promql, rules
 from exporter.knowledge.catalog import Catalog
 
 PATH = "deploy/replica-rules.yml"
@@ -40,58 +40,60 @@ HEADER = """\
 RULES: list[tuple[str, str, str]] = [
     (
         "1 when the station's session is open on some replica, else 0; one series per station\n"
-        "(never-connected inventory stations are exported by every replica and count once here).",
+        "(never-connected inventory stations are exported by every replica and count once here).\n"
+        f"A replica that went away still counts for {promql.FAILOVER_HOLD} for the stations it "
+        "heard last.",
         "ocpp:station_connected:max",
-        "max by (station, site, controller) (ocpp_station_connected)",
+        promql.station_connected() + "\n",
     ),
     (
         "1 on the replica (instance) whose view of the station is current: where it is connected,\n"
         "or, for a station connected nowhere, the replica that received its last frame.",
         "ocpp:station_owner",
-        "max by (instance, station) (\n"
-        "    ocpp_station_connected == 1\n"
-        "  or on (station)\n"
-        "    (\n"
-        "        ocpp_station_last_seen_timestamp_seconds\n"
-        "      == on (station) group_left ()\n"
-        "        max by (station) (ocpp_station_last_seen_timestamp_seconds)\n"
-        "    ) * 0 + 1\n"
-        ")\n",
+        f"max by (instance, station) (\n  (\n{promql.indent(promql.OWNER)}\n  ) * 0 + 1\n)\n",
+    ),
+    (
+        "1 on the replica (instance) whose view of the connector is current: the newest report\n"
+        "about it, unless the station was taken afresh (boot, re-sync) elsewhere since.",
+        "ocpp:connector_owner",
+        "max by (instance, station, connector) (\n  (\n"
+        f"{promql.indent(promql.connector_owner())}\n  ) * 0 + 1\n)\n",
     ),
     (
         "",
         "ocpp:station_last_seen_timestamp_seconds:max",
-        "max by (station, site) (ocpp_station_last_seen_timestamp_seconds)",
+        promql.station_last_seen(),
     ),
     (
         "",
         "ocpp:station_info:owner",
-        "max by (station, site, vendor, model, firmware_version, serial_number, ocpp_version) (\n"
-        "  ocpp_station_info * on (instance, station) group_left () ocpp:station_owner\n"
-        ")\n",
+        promql.from_owner(
+            "ocpp_station_info",
+            "station, site, vendor, model, firmware_version, serial_number, ocpp_version",
+        )
+        + "\n",
     ),
     (
-        "Active errors as the owner replica sees them: a replica's last-known errors for a\n"
-        "station that moved away neither double count nor linger once the station clears them.",
+        "Active errors as the connector's owner replica sees them: a replica's last-known errors\n"
+        "for a station that moved away neither double count nor linger once the station clears\n"
+        f"them; a replica that went away stands in for {promql.FAILOVER_HOLD} until the station\n"
+        "re-reports elsewhere.",
         "ocpp:connector_error:owner",
-        "max by (station, site, connector, error_code) (\n"
-        "  ocpp_connector_error * on (instance, station) group_left () ocpp:station_owner\n"
-        ")\n",
+        promql.from_connector_owner("ocpp_connector_error", promql.ERROR_LABELS) + "\n",
     ),
     (
         "",
         "ocpp:connector_error_since_timestamp_seconds:owner",
-        "min by (station, site, connector, error_code) (\n"
-        "    ocpp_connector_error_since_timestamp_seconds\n"
-        "  * on (instance, station) group_left () ocpp:station_owner\n"
-        ")\n",
+        promql.from_connector_owner(
+            "ocpp_connector_error_since_timestamp_seconds", promql.ERROR_LABELS, agg="min"
+        )
+        + "\n",
     ),
     (
         "",
         "ocpp:connector_status:owner",
-        "max by (station, site, connector, status) (\n"
-        "  ocpp_connector_status * on (instance, station) group_left () ocpp:station_owner\n"
-        ")\n",
+        promql.from_connector_owner("ocpp_connector_status", "station, site, connector, status")
+        + "\n",
     ),
     (
         "Fleet totals, each station once.",

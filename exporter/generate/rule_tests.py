@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from exporter.durations import parse_duration
-from exporter.generate import rules
+from exporter.generate import promql, rules
 from exporter.knowledge.catalog import Catalog, Entry
 
 HEADER = (
@@ -124,6 +124,12 @@ def station_online(station: str, length: int, **labels: str) -> list[tuple[str, 
     ]
 
 
+def report(values: str, **ident: str) -> tuple[str, str]:
+    """When the replica's view of the connector became current (the error alerts' connector
+    owner filter reads it): `values` in seconds, e.g. `60x10` for a report at minute 1."""
+    return (series("ocpp_connector_report_timestamp_seconds", **ident), values)
+
+
 def error_cases(entry: Entry) -> list[Case]:
     hold = minutes(entry.alert_for)
     station, connector, status = f"CP-{entry.key}", "1", "Available"
@@ -142,6 +148,8 @@ def error_cases(entry: Entry) -> list[Case]:
             (error, f"_ 1x{active - 1} stale"),
             (info, f"_ 1x{active - 1} stale"),
             (status_series, f"1x{active + 5}"),
+            # Reported at minute 1, then the NoError report at `active`.
+            report(f"_ 60x{active - 1} {active * 60}x5", **ident),
             *station_online(station, active + 5),
         ],
     )
@@ -165,6 +173,7 @@ def error_cases(entry: Entry) -> list[Case]:
                 ),
                 f"1x{hold + 2}",
             ),
+            report(f"0x{hold + 2}", station=station, site=SITE, connector="0"),
             *station_online(station, hold + 2),
         ],
     ).expect(hold, entry.alert, error_alert(entry, station, "0", "unknown", None))
@@ -174,11 +183,15 @@ def error_cases(entry: Entry) -> list[Case]:
         # BootNotification clears it) must not page.
         blip = Case(
             f"{entry.alert}: an error that clears within {entry.alert_for} does not fire",
-            [(error, f"_ 1x{hold - 1} stale"), *station_online(station, hold + 3)],
+            [
+                (error, f"_ 1x{hold - 1} stale"),
+                report(f"_ 60x{hold - 1} {hold * 60}x3", **ident),
+                *station_online(station, hold + 3),
+            ],
         )
         blip.silent(entry.alert, range(hold + 3))
         cases.append(blip)
-    return [*cases, *replica_error_cases(entry)]
+    return [*cases, *replica_error_cases(entry), *failover_error_cases(entry)]
 
 
 def replica_error_cases(entry: Entry) -> list[Case]:
@@ -196,7 +209,9 @@ def replica_error_cases(entry: Entry) -> list[Case]:
             (series("ocpp_station_last_seen_timestamp_seconds", **ident), seen),
         ]
 
-    def connector(station: str, where: dict[str, str], status: str, vendor_code: str) -> list:
+    def connector(
+        station: str, where: dict[str, str], status: str, vendor_code: str, reported: str
+    ) -> list:
         ident = {**where, "station": station, "site": SITE, "connector": "1"}
         info = {"vendor_id": "ACME", "vendor_error_code": vendor_code, "info": "i"}
         return [
@@ -212,22 +227,27 @@ def replica_error_cases(entry: Entry) -> list[Case]:
                 f"1x{end}",
             ),
             (series("ocpp_connector_status", **ident, status=status), f"1x{end}"),
+            report(reported, **ident),
         ]
 
-    # CP-MOVED was on A with the error, then reconnected to B, where it reports none: A keeps
-    # its last-known error and connected 0. CP-OWNER is on B with the error; A remembers an older
-    # error and status of it from before it moved.
+    # CP-MOVED was on A with the error, then reconnected to B, where the re-sync found none: A
+    # keeps its last-known error and connected 0. CP-OWNER is on B with the error; A remembers an
+    # older error and status of it from before it moved.
     moved = Case(
         f"{entry.alert}: two replicas, a stale replica's last-known error does not page, the "
         "owner's pages once",
         [
             *station_series("CP-MOVED", a, f"0x{end}", f"60x{end}"),
-            *connector("CP-MOVED", a, "Faulted", "OLD"),
+            *connector("CP-MOVED", a, "Faulted", "OLD", f"60x{end}"),
             *station_series("CP-MOVED", b, f"1x{end}", f"120+60x{end}"),
+            (
+                series("ocpp_station_synced_timestamp_seconds", **b, station="CP-MOVED", site=SITE),
+                f"130x{end}",
+            ),
             *station_series("CP-OWNER", a, f"0x{end}", f"60x{end}"),
-            *connector("CP-OWNER", a, "Faulted", "OLD"),
+            *connector("CP-OWNER", a, "Faulted", "OLD", f"60x{end}"),
             *station_series("CP-OWNER", b, f"1x{end}", f"120+60x{end}"),
-            *connector("CP-OWNER", b, "Available", "E-17"),
+            *connector("CP-OWNER", b, "Available", "E-17", f"120x{end}"),
         ],
     )
     owner_alert = error_alert(
@@ -248,14 +268,16 @@ def replica_error_cases(entry: Entry) -> list[Case]:
             f"{entry.alert}: two replicas, an alert carries on when its station moves",
             [
                 *station_series("CP-MOVING", a, f"1x{move} 0x{end - move}", last),
-                *connector("CP-MOVING", a, "Faulted", "E-17"),
+                *connector("CP-MOVING", a, "Faulted", "E-17", f"60x{end}"),
                 *station_series(
                     "CP-MOVING",
                     b,
                     f"0x{move} 1x{end - move}",
                     f"_x{move} {move * 60 + 60}+60x{end - move - 1}",
                 ),
-                *connector("CP-MOVING", b, "Faulted", "E-17"),
+                *connector(
+                    "CP-MOVING", b, "Faulted", "E-17", f"_x{move} {move * 60 + 60}x{end - move}"
+                ),
             ],
         )
         firing = error_alert(
@@ -268,6 +290,143 @@ def replica_error_cases(entry: Entry) -> list[Case]:
         moving.expect(hold + 1, entry.alert, firing)
         moving.expect(move + hold - 1, entry.alert, firing)
         cases.append(moving)
+    return cases
+
+
+#: Minutes a moved station takes to reconnect to another replica in the failover cases: within
+#: promql.FAILOVER_HOLD (docs/scaling.md), as real stations' reconnect back-off is.
+RECONNECT = 3
+
+
+def failover_error_cases(entry: Entry) -> list[Case]:
+    """Replica A is killed (every series of it goes stale at once, as Prometheus marks a target
+    that stops answering); the station reconnects to B within the failover bound. A firing alert
+    neither resolves nor fires again, a pending one keeps its `for:` clock; what the station
+    re-reports on B counts at once: NoError or a reboot resolves, nothing resolves only once
+    the bound has passed."""
+    hold = minutes(entry.alert_for)
+    a, b = {"instance": REPLICA_A}, {"instance": REPLICA_B}
+    details = {"vendor_id": "ACME", "vendor_error_code": "E-17", "info": "i"}
+
+    def scenario(kill: int, end: int, on_b: str) -> list[tuple[str, str]]:
+        """The error from minute 1 on A until A dies at `kill`; the station back on B at
+        `kill + RECONNECT`, where it re-reports the error (`on_b` "error"), NoError ("clear"),
+        boots ("boot") or never comes back ("gone")."""
+        back = kill + RECONNECT
+        station = "CP-FAILOVER"
+        ident = {"station": station, "site": SITE}
+        conn = {**ident, "connector": "1"}
+        dead = "stale"
+        out = [
+            (
+                series("ocpp_station_connected", **a, **ident, controller=CONTROLLER),
+                f"1x{kill - 1} {dead}",
+            ),
+            (
+                series("ocpp_station_last_seen_timestamp_seconds", **a, **ident),
+                f"0+60x{kill - 1} {dead}",
+            ),
+            (
+                series("ocpp_connector_error", **a, **conn, error_code=entry.key),
+                f"_ 1x{kill - 2} {dead}",
+            ),
+            (
+                series(
+                    "ocpp_connector_error_info",
+                    **a,
+                    **conn,
+                    error_code=entry.key,
+                    status="Faulted",
+                    **details,
+                ),
+                f"_ 1x{kill - 2} {dead}",
+            ),
+            (
+                series("ocpp_connector_status", **a, **conn, status="Faulted"),
+                f"_ 1x{kill - 2} {dead}",
+            ),
+            report(f"_ 60x{kill - 2} {dead}", **a, **conn),
+        ]
+        # B lists the station from its inventory, connected 0 until it comes back.
+        connected_b = f"0x{back - 1} 1x{end - back + 1}" if on_b != "gone" else f"0x{end}"
+        out.append(
+            (series("ocpp_station_connected", **b, **ident, controller=CONTROLLER), connected_b)
+        )
+        if on_b == "gone":
+            return out
+        after = end - back
+        out.append(
+            (
+                series("ocpp_station_last_seen_timestamp_seconds", **b, **ident),
+                f"_x{back} {back * 60}+60x{after}",
+            )
+        )
+        if on_b == "boot":
+            out.append(
+                (
+                    series("ocpp_station_synced_timestamp_seconds", **b, **ident),
+                    f"_x{back} {back * 60}x{after}",
+                )
+            )
+            return out
+        out.append(report(f"_x{back} {back * 60}x{after}", **b, **conn))
+        if on_b == "error":
+            for name, extra in (
+                ("ocpp_connector_error", {"error_code": entry.key}),
+                (
+                    "ocpp_connector_error_info",
+                    {"error_code": entry.key, "status": "Faulted", **details},
+                ),
+                ("ocpp_connector_status", {"status": "Faulted"}),
+            ):
+                out.append((series(name, **b, **conn, **extra), f"_x{back} 1x{after}"))
+        else:
+            out.append(
+                (
+                    series("ocpp_connector_status", **b, **conn, status="Available"),
+                    f"_x{back} 1x{after}",
+                )
+            )
+        return out
+
+    firing = error_alert(entry, "CP-FAILOVER", "1", "Faulted", details)
+    kill = hold + 3
+    end = kill + RECONNECT + hold + 4
+    carried = Case(
+        f"{entry.alert}: a firing alert carries on through a replica failover, without a gap",
+        scenario(kill, end, "error"),
+    )
+    for minute in range(hold + 1, end):
+        carried.expect(minute, entry.alert, firing)
+    cases = [carried]
+    if hold >= 2:
+        kill = 1 + hold // 2
+        end = 1 + hold + 3
+        pending = Case(
+            f"{entry.alert}: a pending alert keeps its {entry.alert_for} clock through a failover",
+            scenario(kill, max(end, kill + RECONNECT + 2), "error"),
+        )
+        pending.expect(hold, entry.alert).expect(1 + hold, entry.alert, firing)
+        cases.append(pending)
+    kill = hold + 3
+    back = kill + RECONNECT
+    end = back + 4
+    for on_b, what in (("clear", "reports NoError"), ("boot", "reboots")):
+        case = Case(
+            f"{entry.alert}: resolves at once when the moved station {what} on its new replica",
+            scenario(kill, end, on_b),
+        )
+        case.expect(back - 1, entry.alert, firing).expect(back, entry.alert)
+        cases.append(case)
+    held_minutes = minutes(promql.FAILOVER_HOLD)
+    gone = Case(
+        f"{entry.alert}: a station that does not come back after a failover resolves once the "
+        f"{promql.FAILOVER_HOLD} bound has passed",
+        scenario(kill, kill + held_minutes + 4, "gone"),
+    )
+    gone.expect(kill + held_minutes - 2, entry.alert, firing)
+    gone.expect(kill + held_minutes + 1, entry.alert)
+    cases.append(gone)
     return cases
 
 
@@ -566,8 +725,52 @@ EXPORTER_CASES = {
 
 
 def recording_case() -> dict[str, Any]:
-    """The per-site and per-severity aggregates the dashboards read."""
+    """The per-site and per-severity aggregates the dashboards read. Replica r2 restarted with
+    a stale view of station A (older reports, other errors and status): it counts nowhere."""
     error = "ocpp_connector_error"
+    stale = {"instance": "r2", "station": "A", "site": SITE, "connector": "1"}
+    owned = [
+        ("A", "1", "Faulted"),
+        ("A", "2", "Available"),
+        ("B", "1", "Faulted"),
+    ]
+    connectors = [
+        item
+        for station, connector, status in owned
+        for item in (
+            {
+                "series": series(
+                    "ocpp_connector_report_timestamp_seconds",
+                    station=station,
+                    site=SITE,
+                    connector=connector,
+                ),
+                "values": "60x3",
+            },
+            {
+                "series": series(
+                    "ocpp_connector_status",
+                    station=station,
+                    site=SITE,
+                    connector=connector,
+                    status=status,
+                ),
+                "values": "1x3",
+            },
+        )
+    ]
+    stale_view = [
+        {"series": series("ocpp_connector_report_timestamp_seconds", **stale), "values": "10x3"},
+        {"series": series("ocpp_connector_status", **stale, status="Charging"), "values": "1x3"},
+        {"series": series(error, **stale, error_code="GroundFailure"), "values": "1x3"},
+        {"series": series(error, **stale, error_code="OverCurrentFailure"), "values": "1x3"},
+        {
+            "series": series(
+                "ocpp_station_connected", instance="r2", station="A", site=SITE, controller=""
+            ),
+            "values": "0x3",
+        },
+    ]
     return {
         "name": "recording rules: stations, connectors and errors per site and severity",
         "interval": "1m",
@@ -614,9 +817,12 @@ def recording_case() -> dict[str, Any]:
                 for code, sev in (
                     ("GroundFailure", "critical"),
                     ("HighTemperature", "critical"),
+                    ("OverCurrentFailure", "critical"),
                     ("WeakSignal", "warning"),
                 )
             ],
+            *connectors,
+            *stale_view,
         ],
         "promql_expr_test": [
             {
@@ -631,6 +837,34 @@ def recording_case() -> dict[str, Any]:
                 "eval_time": "2m",
                 "exp_samples": [
                     {"labels": series("site:ocpp_stations_connected:sum", site=SITE), "value": 1}
+                ],
+            },
+            {
+                "expr": "site_error_code:ocpp_connector_errors:count",
+                "eval_time": "2m",
+                "exp_samples": [
+                    {
+                        "labels": series(
+                            "site_error_code:ocpp_connector_errors:count",
+                            site=SITE,
+                            error_code=code,
+                        ),
+                        "value": 1,
+                    }
+                    for code in ("GroundFailure", "HighTemperature", "WeakSignal")
+                ],
+            },
+            {
+                "expr": "site_status:ocpp_connectors:count",
+                "eval_time": "2m",
+                "exp_samples": [
+                    {
+                        "labels": series(
+                            "site_status:ocpp_connectors:count", site=SITE, status=status
+                        ),
+                        "value": value,
+                    }
+                    for status, value in (("Faulted", 2), ("Available", 1))
                 ],
             },
             {

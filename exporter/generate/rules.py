@@ -17,7 +17,13 @@ from typing import Any
 import yaml
 
 from exporter.generate import promql, vendor_rules
-from exporter.generate.alert_templates import OWNER_OF, connector_where, query
+from exporter.generate.alert_templates import (
+    connector_query,
+    connector_where,
+    error_details,
+    held_connector,
+    query,
+)
 from exporter.knowledge.catalog import Catalog, Entry
 from exporter.render.families import label_list
 
@@ -70,37 +76,23 @@ def literal(text: str) -> str:
     return "{{`" + text.replace("`", "'") + "`}}"
 
 
-#: Labels of a connector-error alert: no `instance`, so the alert carries on (same labels, same
-#: `for:` clock) when its station moves to another replica.
+#: The owner filters (docs/scaling.md, promql.py) are inlined rather than read from
+#: deploy/replica-rules.yml so that the alerts hold without it; with one exporter they keep
+#: everything. Labels of a connector-error alert: no `instance`, so the alert carries on (same
+#: labels, same `for:` clock) when its station moves to another replica.
 ERROR_LABELS = promql.ERROR_LABELS
 
 
 def error_expr(code: str) -> str:
-    return promql.from_owner(f'ocpp_connector_error{{error_code="{code}"}} == 1', ERROR_LABELS)
+    return promql.from_connector_owner(f'ocpp_connector_error{{error_code="{code}"}}', ERROR_LABELS)
 
 
 def error_rule(entry: Entry) -> dict[str, Any]:
-    # The owner replica's status and details; `first` of several when timestamps tie.
-    status = query(
-        f"ocpp_connector_status{{station=%q,site=%q,connector=%q}} and on (instance) ({OWNER_OF})",
-        "station",
-        "site",
-        "connector",
-        "station",
-        "station",
-        "station",
+    # The connector owner's status and details; `first` of several when timestamps tie.
+    status = connector_query(
+        held_connector("ocpp_connector_status{station=@station@,site=@site@,connector=@connector@}")
     )
-    details = query(
-        "ocpp_connector_error_info{station=%q,site=%q,connector=%q,error_code=%q}"
-        f" and on (instance) ({OWNER_OF})",
-        "station",
-        "site",
-        "connector",
-        "error_code",
-        "station",
-        "station",
-        "station",
-    )
+    details = error_details()
     description = (
         f"{literal(entry.description)} {literal(entry.station_behaviour)}\n"
         f'Connector status now: {{{{ with {status} }}}}{{{{ . | first | label "status" }}}}'
@@ -155,9 +147,10 @@ def station_offline(entry: Entry) -> dict[str, Any]:
         "max(ocpp_station_last_seen_timestamp_seconds{station=%q,site=%q})", "station", "site"
     )
     # `max by`: a station connected to any replica is online; an inventory station that every
-    # replica exports with 0 is one alert, without the `instance` of whichever replica.
+    # replica exports with 0 is one alert, without the `instance` of whichever replica. A replica
+    # that went away still counts for the stations it heard last, for promql.FAILOVER_HOLD.
     expr = (
-        f"max by ({OFFLINE_LABELS}) (ocpp_station_connected) == 0\n"
+        f"{promql.station_connected()} == 0\n"
         "unless on (station, site) (\n"
         "  ocpp_station_firmware_update_in_progress == 1\n"
         "  and on (station, site)\n"
@@ -282,28 +275,30 @@ EXPORTER = {
 }
 
 #: Aggregates the dashboards read, so they stay fast on large fleets. Named level:metric:ops.
+#: Each station and each error once, from its owner replica (promql.py), whatever stale view a
+#: restarted replica holds and through a failover.
+_OWNED_ERRORS = promql.from_connector_owner("ocpp_connector_error", ERROR_LABELS)
 _ERRORS_WITH_SEVERITY = (
-    "ocpp_connector_error\n"
+    f"{_OWNED_ERRORS}\n"
     "* on (error_code) group_left (severity)\n"
     "max by (error_code, severity) (ocpp_error_code_info)"
 )
+_OWNED_STATUS = promql.from_connector_owner(
+    'ocpp_connector_status{connector!="0"}', "station, site, connector, status"
+)
 RECORDING = [
-    # Each station once (`max by`), also when several replicas export it (docs/scaling.md).
     (
         "site:ocpp_stations:count",
         "count by (site) (max by (station, site) (ocpp_station_connected))",
     ),
     (
         "site:ocpp_stations_connected:sum",
-        "sum by (site) (max by (station, site) (ocpp_station_connected))",
+        f"sum by (site) (\n{promql.station_connected()}\n)",
     ),
-    (
-        "site_status:ocpp_connectors:count",
-        'count by (site, status) (ocpp_connector_status{connector!="0"})',
-    ),
+    ("site_status:ocpp_connectors:count", f"count by (site, status) (\n{_OWNED_STATUS}\n)"),
     (
         "site_error_code:ocpp_connector_errors:count",
-        "count by (site, error_code) (ocpp_connector_error)",
+        f"count by (site, error_code) (\n{_OWNED_ERRORS}\n)",
     ),
     (
         "site_severity:ocpp_connector_errors:count",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from exporter.generate.rule_tests import SITE, Case, minutes, series, station_online
+from exporter.generate.rule_tests import SITE, Case, minutes, report, series, station_online
 from exporter.generate.vendor_rules import ALERT, ALERT_FOR
 from exporter.knowledge.catalog import Catalog
 from exporter.knowledge.vendor_codes import VendorCode
@@ -103,6 +103,8 @@ def _case(catalog: Catalog, scheme: str, codes: tuple[str, ...], readings: str) 
             for code in codes
         ],
         *[(info_series(e), f"1x{active + 4}") for e in entries if e is not None],
+        # Reported at minute 1, cleared by the report at `active`.
+        report(f"_ 60x{active - 1} {active * 60}x5", **ident),
         *station_online(station, active + 4),
     ]
     details = f'vendorId="{vendor_id}" vendorErrorCode="{",".join(codes)}" info="{readings}"'

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from exporter.generate import promql
-from exporter.generate.alert_templates import OWNER_OF, connector_where, query
+from exporter.generate.alert_templates import connector_where, error_details, query
 
 ALERT = "OcppConnectorVendorCode"
 LABELS = f"{promql.ERROR_LABELS}, scheme, code"
@@ -32,7 +32,7 @@ TITLE = "Recognised error code (ChargeX, EVgo, CharIN UEC or an operator catalog
 def expr(severity: str) -> str:
     # `topk by (scheme, code)`: every replica exports the info series; one of them is enough.
     return (
-        promql.from_owner("ocpp_connector_vendor_code == 1", LABELS)
+        promql.from_connector_owner("ocpp_connector_vendor_code", LABELS)
         + "\n* on (scheme, code) group_left (responsible)\n"
         + promql.vendor_code_info(f'{{severity="{severity}"}}')
     )
@@ -44,17 +44,7 @@ def _text(label: str) -> str:
 
 
 def rule(severity: str) -> dict[str, Any]:
-    details = query(
-        "ocpp_connector_error_info{station=%q,site=%q,connector=%q,error_code=%q}"
-        f" and on (instance) ({OWNER_OF})",
-        "station",
-        "site",
-        "connector",
-        "error_code",
-        "station",
-        "station",
-        "station",
-    )
+    details = error_details()
     description = (
         f"{_text('description')}\n"
         "Who must act: {{ $labels.responsible }}. OCPP error code: {{ $labels.error_code }}. "

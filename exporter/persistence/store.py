@@ -78,6 +78,7 @@ def encode(station: Station) -> str:
             "connected_since": station.connected_since,
             "offline_since": station.offline_since,
             "last_seen": station.last_seen,
+            "synced_at": station.synced_at,
             "info": asdict(station.info),
             "firmware_status": station.firmware_status,
             "firmware_status_at": station.firmware_status_at,
@@ -86,6 +87,7 @@ def encode(station: Station) -> str:
                     "status": c.status,
                     "status_since": c.status_since,
                     "reported_at": c.reported_at,
+                    "updated_at": c.updated_at,
                     "errors": [asdict(e) for e in c.errors.values()],
                     # 2.0.1: `errors` is derived from these; without them a clear after the
                     # restart would find nothing to clear.
@@ -106,6 +108,7 @@ def restore_station(fleet: Fleet, data: dict[str, Any]) -> bool:
         return False  # removed from the inventory since: forget it
     station = fleet.get_or_create(station_id)
     station.last_seen = float(data.get("last_seen", 0.0))
+    station.synced_at = float(data.get("synced_at", 0.0))
     # A station that was connected when the exporter stopped went offline no later than that.
     station.offline_since = (
         station.last_seen if data.get("connected") else float(data.get("offline_since", 0.0))
@@ -120,6 +123,7 @@ def restore_station(fleet: Fleet, data: dict[str, Any]) -> bool:
             status=c.get("status", ""),
             status_since=float(c.get("status_since", 0.0)),
             reported_at=float(c.get("reported_at", 0.0)),
+            updated_at=float(c.get("updated_at", c.get("reported_at", 0.0))),
         )
         for e in c.get("errors", []):
             error = ActiveError(**_pick(ActiveError, e))

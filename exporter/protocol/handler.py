@@ -131,4 +131,4 @@ class VersionHandler:
         self.stats.resyncs["completed"] += 1
 
     def finish_resync(self) -> None:
-        self.fleet.finish_resync(self.station_id)
+        self.fleet.finish_resync(self.station_id, self.clock())

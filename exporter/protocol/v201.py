@@ -254,4 +254,4 @@ class V201Handler(VersionHandler):
     def finish_resync(self) -> None:
         # NotifyEvent problems are not re-reported by a StatusNotification, so they stay until
         # the station clears them or reboots; only a Faulted-without-cause goes.
-        self.fleet.finish_source_resync(self.station_id, FAULTED_SOURCE)
+        self.fleet.finish_source_resync(self.station_id, FAULTED_SOURCE, self.clock())

@@ -123,9 +123,28 @@ STATION_FAMILIES: tuple[Family[Station], ...] = (
         (),
         lambda s: ((), s.firmware_status_at) if s.firmware_status else None,
     ),
+    Family(
+        "ocpp_station_synced_timestamp_seconds",
+        "gauge",
+        "Unix time this exporter last took the station's whole state afresh (its BootNotification, "
+        "or the end of the re-sync after a connect).",
+        STATION,
+        (),
+        lambda s: ((), s.synced_at) if s.synced_at else None,
+    ),
 )
 
 CONNECTOR_FAMILIES: tuple[Family[Connector], ...] = (
+    Family(
+        "ocpp_connector_report_timestamp_seconds",
+        "gauge",
+        "Unix time from which this exporter's view of the connector is current: the station's last "
+        "report about it, or the station's last sync if later. Across replicas the newest view of "
+        "a connector is the one that counts.",
+        CONNECTOR,
+        (),
+        lambda c: ((), c.updated_at),
+    ),
     Family(
         "ocpp_connector_status",
         "gauge",

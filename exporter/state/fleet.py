@@ -61,6 +61,10 @@ class Connector:
     status: str = ""
     status_since: float = 0.0
     reported_at: float = 0.0
+    # When this exporter last learned the connector's state from the station (a status report, a
+    # problem raised or cleared). Behind a load balancer the replica with the newest such view
+    # is the one whose errors count (docs/scaling.md).
+    updated_at: float = 0.0
     # 1.6 carries one current error per connector; 2.0.1 may raise several at once.
     errors: dict[str, ActiveError] = field(default_factory=dict)
     # 2.0.1: the problem each monitored source (component.variable) raised; `errors` is derived
@@ -95,6 +99,10 @@ class Station:
     connects: int = 0
     boots: int = 0
     resync_started: float | None = None
+    # When this exporter last took the station's whole state afresh: its BootNotification, or
+    # the end of the re-sync after a connect. A connector not re-reported by then has no error
+    # here, whatever another replica remembers from before.
+    synced_at: float = 0.0
     # Relay mode: the CSMS's answer to the last BootNotification (Accepted, Pending, Rejected).
     registration_status: str = ""
 
@@ -255,6 +263,7 @@ class Fleet:
         station.connectors.clear()
         station.firmware_status = ""
         station.last_seen = now
+        station.synced_at = now
 
     def registration(self, station_id: str, status: str, now: float) -> None:
         """The station's central system answered its BootNotification (relay mode)."""
@@ -334,6 +343,7 @@ class Fleet:
         if previous is not None and previous.code == error.code:
             error.since = previous.since
         connector.sources[source] = error
+        connector.updated_at = now
         _derive_errors(connector)
 
     def clear_from(self, station_id: str, connector_id: str, source: str) -> ActiveError | None:
@@ -347,15 +357,18 @@ class Fleet:
             _derive_errors(connector)
         return cleared
 
-    def finish_source_resync(self, station_id: str, transient_source: str) -> int:
+    def finish_source_resync(self, station_id: str, transient_source: str, now: float) -> int:
         """2.0.1 end of re-sync: only `transient_source` (what a status report raised) goes on
         connectors that did not re-report; problems raised by events stay until cleared."""
         station = self._change_known(station_id)
         if station is None or station.resync_started is None:
             return 0
         started, station.resync_started = station.resync_started, None
+        station.synced_at = now
         cleared = 0
         for connector in station.connectors.values():
+            # What the station did not re-report by now has no error here: this view is current.
+            connector.updated_at = now
             if connector.reported_at < started and transient_source in connector.sources:
                 del connector.sources[transient_source]
                 _derive_errors(connector)
@@ -370,15 +383,18 @@ class Fleet:
     def start_resync(self, station_id: str, now: float) -> None:
         self._change(station_id).resync_started = now
 
-    def finish_resync(self, station_id: str) -> int:
+    def finish_resync(self, station_id: str, now: float) -> int:
         """Clears errors on connectors that did not re-report since the re-sync started; returns
         how many errors were cleared."""
         station = self._change_known(station_id)
         if station is None or station.resync_started is None:
             return 0
         started, station.resync_started = station.resync_started, None
+        station.synced_at = now
         cleared = 0
         for connector in station.connectors.values():
+            # What the station did not re-report by now has no error here: this view is current.
+            connector.updated_at = now
             if connector.reported_at < started and connector.errors:
                 cleared += len(connector.errors)
                 connector.errors.clear()
@@ -421,7 +437,7 @@ def _set_status(connector: Connector, status: str, now: float) -> None:
     if connector.status != status:
         connector.status = status
         connector.status_since = now
-    connector.reported_at = now
+    connector.reported_at = connector.updated_at = now
 
 
 def _drop_raised_while_faulted(connector: Connector) -> None:

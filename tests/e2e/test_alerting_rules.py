@@ -144,19 +144,25 @@ def test_one_rule_per_catalog_entry_with_its_severity_for_and_steps() -> None:
         assert " ".join(expr.split()) == ERROR_EXPR.replace("GroundFailure", code)
 
 
-#: A connector error alert, written out: the error, counted once per station from the replica
-#: that owns the station (connected there, or else the one that saw it last), with no `instance`
-#: in the labels (docs/scaling.md, "Semantics across replicas": ocpp:station_owner).
+#: A connector error alert, written out: the error, counted once per connector from the replica
+#: with the newest view of that connector (unless a replica took the whole station afresh later),
+#: with the view of a replica that went away held for the failover bound, and no `instance` in
+#: the labels (docs/scaling.md, "Across a failover": ocpp:connector_owner).
 ERROR_EXPR = (
-    "max by (station, site, connector, error_code) ( "
-    'ocpp_connector_error{error_code="GroundFailure"} == 1 '
-    "and on (instance, station) ( "
-    "ocpp_station_connected == 1 "
-    "or on (station) ( "
-    "ocpp_station_last_seen_timestamp_seconds "
-    "== on (station) group_left () "
-    "max by (station) (ocpp_station_last_seen_timestamp_seconds) "
-    ") ) )"
+    "max by (station, site, connector, error_code) ( ( "
+    'ocpp_connector_error{error_code="GroundFailure"} '
+    "or "
+    '(last_over_time(ocpp_connector_error{error_code="GroundFailure"}[5m]) '
+    "unless on (instance, station, connector) ocpp_connector_report_timestamp_seconds) "
+    ") and on (instance, station, connector) ( "
+    "last_over_time(ocpp_connector_report_timestamp_seconds[5m]) "
+    "== on (station, connector) group_left () "
+    "max by (station, connector) (last_over_time(ocpp_connector_report_timestamp_seconds[5m])) "
+    "unless on (instance, station, connector) "
+    "last_over_time(ocpp_connector_report_timestamp_seconds[5m]) "
+    "< on (station) group_left () "
+    "max by (station) (last_over_time(ocpp_station_synced_timestamp_seconds[5m])) "
+    ") )"
 )
 
 
@@ -172,7 +178,7 @@ def test_vendor_code_alert_joins_the_codes_text_and_who_must_act() -> None:
             "* on (scheme, code) group_left (responsible)\n"
             f'topk by (scheme, code) (1, ocpp_vendor_code_info{{severity="{severity}"}})'
         )
-        assert "ocpp_connector_vendor_code == 1" in rule["expr"]
+        assert "    ocpp_connector_vendor_code\n" in rule["expr"]
         for name in ANNOTATIONS - {"description"}:
             label = {"summary": "title"}.get(name, name)
             assert f'label "{label}"' in rule["annotations"][name]
@@ -329,7 +335,7 @@ def test_inhibit_rules_match_the_labels_the_alerts_carry() -> None:
     # exact label sets): station offline carries controller, connector errors carry station.
     rules = alert_rules()
     assert rules["OcppChargingStationOffline"]["expr"].startswith(
-        "max by (station, site, controller) (ocpp_station_connected) == 0"
+        "max by (station, site, controller) (\n    ocpp_station_connected\n"
     )
     assert rules["OcppControllerOffline"]["expr"].startswith(
         "max by (controller, site) (ocpp_controller_up)"

@@ -62,8 +62,13 @@ async def test_promtool_input_series_are_shaped_as_the_exporter_emits_them(expor
         checked += 1
     # Every per-station family the alert could use is in the file, for both stations.
     names = {name for name, _ in input_series()}
-    assert {"ocpp_connector_error", "ocpp_station_info", "ocpp_station_connected"} <= names
-    assert checked == 10
+    assert {
+        "ocpp_connector_error",
+        "ocpp_station_info",
+        "ocpp_station_connected",
+        "ocpp_connector_report_timestamp_seconds",
+    } <= names
+    assert checked == 12
 
 
 def test_ground_failure_alert_fires_for_a_201_station_like_a_16_one():

@@ -241,9 +241,9 @@ async def test_every_mutator_marks_its_station_and_reaches_the_store(tmp_path):
             "CP-1", "1", "Faulted", "chargex", ("CX014",), True, 8.0
         ),
         "start_resync": lambda: fleet.start_resync("CP-1", 100.0),
-        "finish_resync": lambda: fleet.finish_resync("CP-1"),
+        "finish_resync": lambda: fleet.finish_resync("CP-1", 5.0),
         "abandon_resync": lambda: fleet.abandon_resync("CP-1"),
-        "finish_source_resync": lambda: fleet.finish_source_resync("CP-1", "Faulted"),
+        "finish_source_resync": lambda: fleet.finish_source_resync("CP-1", "Faulted", 5.0),
         "seen": lambda: fleet.seen("CP-1", 9.0),
         "disconnect": lambda: fleet.disconnect("CP-1", token, 10.0),
     }

@@ -109,6 +109,8 @@ class Reference(Collector):
         boots = counter("ocpp_station_boots", st)
         firmware = gauge("ocpp_station_firmware_update_in_progress", st)
         firmware_ts = gauge("ocpp_station_firmware_status_timestamp_seconds", st)
+        synced = gauge("ocpp_station_synced_timestamp_seconds", st)
+        report = gauge("ocpp_connector_report_timestamp_seconds", co)
         status = gauge("ocpp_connector_status", [*co, "status"])
         status_since = gauge("ocpp_connector_status_since_timestamp_seconds", co)
         error = gauge("ocpp_connector_error", er)
@@ -135,8 +137,11 @@ class Reference(Collector):
                 # The fleet above reports Installing (an update) and Installed (done).
                 firmware.add_metric(sl, s.firmware_status == "Installing")
                 firmware_ts.add_metric(sl, s.firmware_status_at)
+            if s.synced_at:
+                synced.add_metric(sl, s.synced_at)
             for c in s.connectors.values():
                 cl = [*sl, c.id]
+                report.add_metric(cl, c.updated_at)
                 if c.status:
                     status.add_metric([*cl, c.status], 1)
                     status_since.add_metric(cl, c.status_since)
@@ -153,8 +158,8 @@ class Reference(Collector):
                         dropped += 1
                     for code in e.codes:
                         vendor_code.add_metric([*el, e.scheme, code], 1)
-        yield from (connected, info, last_seen, connects, boots, firmware, firmware_ts)
-        yield from (status, status_since, error, error_since, error_info, vendor_code)
+        yield from (connected, info, last_seen, connects, boots, firmware, firmware_ts, synced)
+        yield from (report, status, status_since, error, error_since, error_info, vendor_code)
         truncated = gauge("ocpp_exporter_error_info_series_dropped", [])
         truncated.add_metric([], dropped)
         yield truncated

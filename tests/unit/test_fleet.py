@@ -55,7 +55,7 @@ def test_resync_clears_errors_of_connectors_that_did_not_report_again():
     fleet.report_status("CP", "2", "Faulted", err("HighTemperature", now=10), now=10)
     fleet.start_resync("CP", now=20)
     fleet.report_status("CP", "2", "Faulted", err("HighTemperature", now=21), now=21)
-    assert fleet.finish_resync("CP") == 1
+    assert fleet.finish_resync("CP", now=30) == 1
     assert codes(fleet) == {"1": [], "2": ["HighTemperature"]}
     assert fleet.stations["CP"].connectors["2"].errors["HighTemperature"].since == 10
 
@@ -65,7 +65,7 @@ def test_abandoned_resync_keeps_last_known_state():
     fleet.report_status("CP", "1", "Available", err("GroundFailure"), now=10)
     fleet.start_resync("CP", now=20)
     fleet.abandon_resync("CP")
-    assert fleet.finish_resync("CP") == 0
+    assert fleet.finish_resync("CP", now=30) == 0
     assert codes(fleet) == {"1": ["GroundFailure"]}
 
 
@@ -152,3 +152,23 @@ def test_a_code_keeps_its_first_since_until_every_source_behind_it_clears():
     assert codes(fleet) == {"1": []}
     fleet.raise_from("CP", "1", "RCD.Tripped", err("GroundFailure", now=50), now=50)
     assert fleet.stations["CP"].connectors["1"].errors["GroundFailure"].since == 50
+
+
+def test_a_replica_view_of_a_connector_is_dated_by_reports_boots_and_resyncs():
+    """Behind a load balancer the newest view of a connector counts (docs/scaling.md): a report
+    dates the connector, a boot or the end of a re-sync dates the whole station."""
+    fleet = Fleet()
+    fleet.report_status("CP", "1", "Faulted", err("GroundFailure"), now=10)
+    fleet.report_status("CP", "2", "Available", None, now=12)
+    station = fleet.stations["CP"]
+    assert [station.connectors[c].updated_at for c in ("1", "2")] == [10, 12]
+    assert station.synced_at == 0
+    fleet.start_resync("CP", now=20)
+    fleet.report_status("CP", "1", "Faulted", err("GroundFailure"), now=21)
+    fleet.finish_resync("CP", now=30)
+    assert station.synced_at == 30
+    assert station.connectors["1"].updated_at == 30
+    fleet.boot("CP", StationInfo(), now=40)
+    assert station.synced_at == 40
+    fleet.raise_from("CP", "3", "RCD.Tripped", err("GroundFailure", now=50), now=50)
+    assert station.connectors["3"].updated_at == 50

@@ -79,9 +79,9 @@ def test_each_mutator_marks_only_the_station_it_changes():
             "CP-1", "1", "Faulted", "chargex", ("CX014",), True, 8.0
         ),
         "start_resync": lambda: fleet.start_resync("CP-1", 100.0),
-        "finish_resync": lambda: fleet.finish_resync("CP-1"),
+        "finish_resync": lambda: fleet.finish_resync("CP-1", 5.0),
         "abandon_resync": lambda: fleet.abandon_resync("CP-1"),
-        "finish_source_resync": lambda: fleet.finish_source_resync("CP-1", "Faulted"),
+        "finish_source_resync": lambda: fleet.finish_source_resync("CP-1", "Faulted", 5.0),
         "seen": lambda: fleet.seen("CP-1", 9.0),
         "disconnect": lambda: fleet.disconnect("CP-1", 999, 10.0),
     }
@@ -103,8 +103,8 @@ def test_mutators_of_unknown_stations_mark_nothing():
     fleet, changes = tracked()
     assert fleet.disconnect("CP-unknown", 1, 1.0) is False
     assert fleet.clear_from("CP-unknown", "1", "Door") is None
-    assert fleet.finish_resync("CP-unknown") == 0
-    assert fleet.finish_source_resync("CP-unknown", "Faulted") == 0
+    assert fleet.finish_resync("CP-unknown", 5.0) == 0
+    assert fleet.finish_source_resync("CP-unknown", "Faulted", 5.0) == 0
     fleet.abandon_resync("CP-unknown")
     fleet.seen("CP-unknown", 2.0)
     assert not changes.dirty and not changes.urgent.is_set()

@@ -4,14 +4,14 @@ station's owner replica (generate/promql.py), so several replicas show as one.""
 from __future__ import annotations
 
 from exporter.generate import promql
-from exporter.generate.promql import from_owner
+from exporter.generate.promql import from_connector_owner
 from exporter.render.families import label_list
 
 
 def owner_errors(sel: str) -> str:
-    """Active errors, each once, as the station's owner replica sees them (promql.py): a
+    """Active errors, each once, as the connector's owner replica sees them (promql.py): a
     replica's last-known errors for a station that moved away are neither shown nor counted."""
-    return from_owner(f"ocpp_connector_error{sel}", promql.ERROR_LABELS, sel)
+    return from_connector_owner(f"ocpp_connector_error{sel}", promql.ERROR_LABELS, sel)
 
 
 def owner_status(sel: str) -> str:
@@ -20,7 +20,7 @@ def owner_status(sel: str) -> str:
     (the old one has not seen the close yet, or their scrapes straddle the move) both own it,
     and `topk` picks one status rather than failing the query."""
     labels = label_list("ocpp_connector_status")
-    owned = from_owner(f"ocpp_connector_status{sel}", labels, sel)
+    owned = from_connector_owner(f"ocpp_connector_status{sel}", labels, sel)
     return f"topk by (station, site, connector) (1,\n{owned}\n)"
 
 
@@ -30,7 +30,7 @@ VENDOR_TEXT = "severity, title, description, resolution, runbook_url, responsibl
 
 def owner_vendor_codes(sel: str) -> str:
     """Recognised codes of the active errors (one per code of a compound), from the owner."""
-    return from_owner(
+    return from_connector_owner(
         f"ocpp_connector_vendor_code{sel}", f"{promql.ERROR_LABELS}, scheme, code", sel
     )
 
@@ -63,8 +63,8 @@ def errors_with_text(sel: str) -> str:
 def notification_table_expr(sel: str) -> str:
     """One row per active error: value = since (ms), labels = current connector status and the
     catalog text. Joined in PromQL so a missing catalog entry cannot silently drop the text."""
-    since = from_owner(
-        f"ocpp_connector_error_since_timestamp_seconds{sel}", promql.ERROR_LABELS, sel
+    since = from_connector_owner(
+        f"ocpp_connector_error_since_timestamp_seconds{sel}", promql.ERROR_LABELS, sel, "min"
     )
     general = (
         f"1000 * {since}\n"

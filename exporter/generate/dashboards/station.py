@@ -26,7 +26,7 @@ from exporter.generate.dashboards.toolkit import (
     timeseries,
     value_mappings,
 )
-from exporter.generate.promql import from_owner
+from exporter.generate.promql import from_connector_owner, from_owner
 from exporter.render.families import label_list
 
 STATION_INFO_LABELS = label_list("ocpp_station_info")
@@ -49,7 +49,9 @@ def status_code_expr(sel: str) -> str:
         f'{n} * ocpp_connector_status{sel[:-1]}, status="{status}"}}'
         for n, (status, _) in enumerate(STATUSES, 1)
     ]
-    return from_owner("(\n  " + "\n  or ".join(parts) + "\n)", "station, connector", sel)
+    return from_connector_owner(
+        "(\n  " + "\n  or ".join(parts) + "\n)", "station, connector", sel, hold=False
+    )
 
 
 def _station_increase(counter: str, sel: str, window: str) -> str:
@@ -170,7 +172,7 @@ def board() -> Board:
             "each active error, and the status it came with.",
             [
                 target(
-                    from_owner(
+                    from_connector_owner(
                         f"ocpp_connector_error_info{sel}",
                         f"{promql.ERROR_LABELS}, status, vendor_id, vendor_error_code, info",
                         sel,
