@@ -127,7 +127,7 @@ def render(catalog: Catalog) -> str:
         "Codes of the standard schemes in [error-codes.md](error-codes.md) and of the operator's "
         "vendor catalogs have one alert for all, which carries each code's own text.",
         "",
-        *vendor_rules.runbook_section(),
+        *vendor_rules.runbook_section(catalog.codes),
     ]
     out += [
         "## Recording rules",

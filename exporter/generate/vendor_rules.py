@@ -18,6 +18,8 @@ from typing import Any
 
 from exporter.generate import promql
 from exporter.generate.alert_templates import connector_where, error_details, query
+from exporter.knowledge.severity import RECEIVER
+from exporter.knowledge.vendor_codes import CodeBook, anchor
 
 ALERT = "OcppConnectorVendorCode"
 LABELS = f"{promql.ERROR_LABELS}, scheme, code"
@@ -73,8 +75,29 @@ def alert_rules() -> list[dict[str, Any]]:
     return [rule(severity) for severity in SEVERITIES]
 
 
-def runbook_section() -> list[str]:
-    """The section of docs/alerts.md the alert's label-independent parts are described in."""
+def _code_list(codes: CodeBook) -> list[str]:
+    """Every standard code with where its alert goes, linked to its section of error-codes.md."""
+    out = [
+        "| Scheme | Code | Title | Severity | Responsible | Receiver |",
+        "|---|---|---|---|---|---|",
+    ]
+    for entry in codes.entries():
+        if entry.scheme not in codes.schemes:
+            continue  # operator catalogs are configuration, not part of the shipped runbook
+        receiver = RECEIVER[entry.severity]
+        if not entry.pages() and receiver == RECEIVER["critical"]:
+            receiver = RECEIVER["warning"]
+        link = f"[{entry.code}](error-codes.md#{anchor(entry.scheme, entry.code)})"
+        out.append(
+            f"| {entry.scheme} | {link} | {entry.title} | {entry.severity} | "
+            f"{entry.responsible_text()} | `{receiver}` |"
+        )
+    return [*out, ""]
+
+
+def runbook_section(codes: CodeBook) -> list[str]:
+    """The section of docs/alerts.md the alert's label-independent parts are described in, with
+    the standard codes it covers."""
     fors = ", ".join(f"`{s}` after `{ALERT_FOR[s]}`" for s in SEVERITIES)
     return [
         f"### {ALERT}",
@@ -96,6 +119,9 @@ def runbook_section() -> list[str]:
         "**What to do.** Follow the steps in the alert's `resolution` annotation, the same as "
         "the code's section in [error-codes.md](error-codes.md).",
         "",
+        "**The standard codes** (operator catalogs add their own):",
+        "",
+        *_code_list(codes),
         "<details><summary>Expression (critical)</summary>",
         "",
         "```promql",
