@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,8 +91,9 @@ def alertmanager_config(webhook_url: str) -> dict[str, Any]:
     return config
 
 
-def prometheus_config(metrics_port: int, alertmanager_port: int) -> dict[str, Any]:
-    """The shipped prometheus.yml with 1s intervals and the test's ports."""
+def prometheus_config(metrics_port: int | Sequence[int], alertmanager_port: int) -> dict[str, Any]:
+    """The shipped prometheus.yml with 1s intervals and the test's ports (several exporter
+    replicas: one target each)."""
     config = yaml.safe_load((ALERTING / "prometheus.yml").read_text())
     config["global"].update(scrape_interval="1s", evaluation_interval="1s")
     config["rule_files"] = sorted(glob.glob(str(ALERTING / "rules" / "*.yml")))
@@ -100,7 +101,8 @@ def prometheus_config(metrics_port: int, alertmanager_port: int) -> dict[str, An
         {"targets": [f"127.0.0.1:{alertmanager_port}"]}
     ]
     (job,) = config["scrape_configs"]
-    job["static_configs"] = [{"targets": [f"127.0.0.1:{metrics_port}"]}]
+    ports = [metrics_port] if isinstance(metrics_port, int) else list(metrics_port)
+    job["static_configs"] = [{"targets": [f"127.0.0.1:{port}" for port in ports]}]
     return config
 
 
@@ -122,7 +124,7 @@ async def alertmanager(workdir: Path, webhook_url: str) -> AsyncIterator[Server]
 
 @contextlib.asynccontextmanager
 async def prometheus(
-    workdir: Path, metrics_port: int, alertmanager_port: int
+    workdir: Path, metrics_port: int | Sequence[int], alertmanager_port: int
 ) -> AsyncIterator[Prometheus]:
     """Prometheus with the shipped configuration and rules, pointed at the test's ports."""
     async with prometheus_server(workdir, prometheus_config(metrics_port, alertmanager_port)) as p:

@@ -23,6 +23,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import websockets
@@ -248,7 +249,8 @@ class StationRecord:
 class LightStation:
     """Connects, sends BootNotification and StatusNotification, answers the exporter's CALLs
     (TriggerMessage re-reports the status) and reconnects with jittered exponential backoff
-    starting at `reconnect_interval` when the session ends."""
+    starting at `reconnect_interval` when the session ends. With `boot_every_session` False it
+    boots only on its first session, as a station that reconnects without restarting does."""
 
     def __init__(
         self,
@@ -257,12 +259,14 @@ class LightStation:
         reconnect_interval: float = 1.0,
         max_backoff: float = 8.0,
         error_code: str = "NoError",
+        boot_every_session: bool = True,
     ) -> None:
         self.url = f"{url}/{station_id}"
         self.record = StationRecord(station_id)
         self.reconnect_interval = reconnect_interval
         self.max_backoff = max_backoff
         self.error_code = error_code
+        self.boot_every_session = boot_every_session
         self._ids = 0
         self._pending: dict[str, asyncio.Future[object]] = {}
         self.ws: ClientConnection | None = None
@@ -271,6 +275,13 @@ class LightStation:
         """End the current session as a station does when its network blips; it reconnects."""
         if self.ws is not None:
             await self.ws.close()
+
+    async def report(self, error_code: str) -> None:
+        """The connector's error changes (NoError clears it): a StatusNotification now, and the
+        same answer to every later TriggerMessage."""
+        self.error_code = error_code
+        assert self.ws is not None and self.record.connected, "not connected"
+        await self._status(self.ws)
 
     def _next_id(self) -> str:
         self._ids += 1
@@ -309,15 +320,18 @@ class LightStation:
             self.ws = ws
             reader = asyncio.get_running_loop().create_task(self._reader(ws))
             try:
-                await self._call(
-                    ws,
-                    "BootNotification",
-                    {"chargePointVendor": "ACME", "chargePointModel": "Light"},
-                )
+                boot = self.boot_every_session or self.record.sessions == 0
+                if boot:
+                    await self._call(
+                        ws,
+                        "BootNotification",
+                        {"chargePointVendor": "ACME", "chargePointModel": "Light"},
+                    )
                 self.record.sessions += 1
                 self.record.connected = True
                 self.record.booted_at = time.monotonic()
-                await self._status(ws)
+                if boot:
+                    await self._status(ws)
                 await reader
             finally:
                 reader.cancel()
@@ -347,7 +361,7 @@ class LightStation:
 class Fleet:
     """Many LightStations as tasks of the running loop."""
 
-    def __init__(self, url: str, ids: Iterable[str], **kwargs: float) -> None:
+    def __init__(self, url: str, ids: Iterable[str], **kwargs: Any) -> None:
         self.stations = {i: LightStation(url, i, **kwargs) for i in ids}
         self._tasks: list[asyncio.Task[None]] = []
 
