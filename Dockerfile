@@ -1,6 +1,7 @@
 # ocpp-exporter: `docker build -t ocpp-exporter .` then
 #   docker run -p 9000:9000 -p 9430:9430 ocpp-exporter              (serve, embedded defaults)
 #   docker run ocpp-exporter simulate --url ws://HOST:9000/ocpp ...  (a simulated fleet)
+#   docker run -p 9099:9099 ocpp-exporter pager --listen 0.0.0.0:9099 (the demo pager)
 FROM python:3.12.7-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

@@ -80,6 +80,19 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return simulator.main(args)
 
 
+def cmd_pager(args: argparse.Namespace) -> int:
+    from exporter import logs
+    from exporter.pager.app import run
+
+    try:
+        listen = config_module.parse_listen(args.listen)
+    except ValueError as exc:
+        raise ConfigError("command line", "--listen", str(exc)) from None
+    logs.setup("info", args.log_format)
+    run(listen.host, listen.port)
+    return 0
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     from exporter.generate import main as generate_main
 
@@ -135,6 +148,14 @@ def parser() -> argparse.ArgumentParser:
     )
     sim.add_argument("--progress", type=float, default=5.0, help="progress line every SECONDS")
     sim.set_defaults(func=cmd_simulate)
+
+    pager = sub.add_parser(
+        "pager",
+        help="a demo pager: receive Alertmanager webhooks, log and show each page with its steps",
+    )
+    pager.add_argument("--listen", default="127.0.0.1:9099", metavar="HOST:PORT")
+    pager.add_argument("--log-format", choices=["text", "json"], default="text")
+    pager.set_defaults(func=cmd_pager)
 
     gen = sub.add_parser(
         "generate", help="regenerate alerting/, grafana/ and docs from the catalog"
