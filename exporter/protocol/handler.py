@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from exporter.config.model import Limits, OcppSettings
 from exporter.knowledge.vendor_codes import CodeBook
 from exporter.protocol.code_schemes import Station
+from exporter.protocol.not_supported import declined
 from exporter.protocol.rpc import CallFailed, RpcError, Schemas
 from exporter.protocol.untrusted import clean
 from exporter.state.counters import Stats
@@ -75,10 +76,14 @@ class VersionHandler:
         raise NotImplementedError
 
     def handle_call(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
+        reason = declined(action)
+        if reason is not None and action in self.known_actions:
+            raise RpcError("NotSupported", f"{action}: {reason}")
         route = self._routes.get(action)
         if route is None:
             if action in self.known_actions:
-                raise RpcError("NotSupported", f"{action} is not handled by this endpoint")
+                # An action of this version that a station does not send (e.g. Reset).
+                raise RpcError("NotSupported", f"{action} is sent by a central system, not to it")
             raise RpcError("NotImplemented", f"unknown action {clean(action, 40)!r}")
         self.schemas.validate(action, payload)
         return route(payload, self.clock())
