@@ -133,7 +133,7 @@ def build(config: Config) -> Service:
         middlewares=[basic_auth_middleware(web_users, stats, verifier)] if web_users else []
     )
     metrics_side.add_routes(metrics_app)
-    SitesApi(sites).add_routes(metrics_app)
+    SitesApi(sites, web_auth=bool(web_users)).add_routes(metrics_app)
     store = open_store(config, fleet, changes, stats, ocpp_app)
     return Service(
         config,

@@ -3,8 +3,9 @@
     POST /api/v1/controllers/{id}/heartbeat
     POST /api/v1/ems/{id}/heartbeat          (body may be {"power_limit_w": N})
 
-Checked in this order: unknown id -> 404, missing or wrong bearer token -> 401, malformed
-body -> 400 naming the problem. Every refusal is counted by reason
+Checked in this order: unknown id -> 404, missing or wrong bearer token -> 401 (with web Basic
+auth configured, a device without a token must send the web credentials instead, and any
+device may), malformed body -> 400 naming the problem. Every refusal is counted by reason
 (`ocpp_exporter_heartbeat_rejected_total`), so a device with a rotated token shows up on a graph
 before it shows up as an outage.
 """
@@ -20,6 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
+from exporter.security.web_auth import WEB_USER
 from exporter.state.sites import CONTROLLER, EMS, DeviceState, Sites, UnknownDevice
 
 # A heartbeat body is tiny; refuse anything bigger before parsing it.
@@ -59,9 +61,15 @@ def parse_body(raw: bytes, kind: str) -> float | None:
 
 
 class SitesApi:
-    def __init__(self, sites: Sites, clock: Callable[[], float] = time.time) -> None:
+    """`web_auth`: the metrics listener has Basic auth users. Then every push must authenticate:
+    with the device's bearer token, or, for a device without one, with web credentials."""
+
+    def __init__(
+        self, sites: Sites, clock: Callable[[], float] = time.time, web_auth: bool = False
+    ) -> None:
         self.sites = sites
         self.clock = clock
+        self.web_auth = web_auth
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_post("/api/v1/controllers/{id}/heartbeat", self.controller_heartbeat)
@@ -88,7 +96,8 @@ class SitesApi:
         problem = self._auth_problem(request, state)
         if problem:
             reason, message = problem
-            return self._refuse(401, reason, message, **{"WWW-Authenticate": "Bearer"})
+            challenge = 'Bearer, Basic realm="ocpp-exporter"' if self.web_auth else "Bearer"
+            return self._refuse(401, reason, message, **{"WWW-Authenticate": challenge})
         if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
             return self._refuse(400, "bad_body", f"the body is larger than {MAX_BODY_BYTES} bytes")
         raw = await request.content.read(MAX_BODY_BYTES + 1)
@@ -102,11 +111,18 @@ class SitesApi:
         state = self.sites.heartbeat(kind, device_id, now, power_limit_w=limit)
         return web.json_response(_status(state, now))
 
-    @staticmethod
-    def _auth_problem(request: web.Request, state: DeviceState) -> tuple[str, str] | None:
+    def _auth_problem(self, request: web.Request, state: DeviceState) -> tuple[str, str] | None:
+        if request.get(WEB_USER):
+            return None  # the web credentials, verified by the Basic auth middleware
         expected = state.device.token
         if not expected:
-            # No token configured for the device or its site: push is open (documented).
+            if self.web_auth:
+                # An exporter configured with authentication accepts no unauthenticated write.
+                return (
+                    "missing_credentials",
+                    "this device has no token: authenticate with the web credentials (Basic)",
+                )
+            # No authentication configured at all: push is open (documented).
             return None
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")

@@ -18,6 +18,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 HEARTBEAT_PATH = re.compile(r"/api/v1/(controllers|ems)/[^/]+/heartbeat")
+#: Set on a request whose web Basic credentials were verified (the heartbeat handler reads it).
+WEB_USER = "ocpp_exporter.web_user"
 
 
 def basic_auth_middleware(users: Mapping[str, str], stats: Stats, verifier: Verifier | None = None):
@@ -26,16 +28,22 @@ def basic_auth_middleware(users: Mapping[str, str], stats: Stats, verifier: Veri
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.method == "POST" and HEARTBEAT_PATH.fullmatch(request.path):
-            # Controllers and EMSs authenticate with their own bearer tokens (sites_api), in the
-            # same Authorization header: Basic auth would lock every device out.
-            return await handler(request)
         credentials = parse_basic(request.headers.get("Authorization", ""))
+        if (
+            credentials is None
+            and request.method == "POST"
+            and HEARTBEAT_PATH.fullmatch(request.path)
+        ):
+            # Controllers and EMSs may authenticate with their own bearer tokens instead, in the
+            # same header: the push API decides (a device without a token needs these
+            # credentials once they are configured: devices/push_api.py).
+            return await handler(request)
         if credentials is None:
             reason = "missing_credentials"
         else:
             user, password = credentials
             if await verifier.check(user, password, users.get(user)):
+                request[WEB_USER] = user
                 return await handler(request)
             reason = "bad_credentials"
         stats.auth_failures["web", reason] += 1
