@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+from exporter.config.fields import IPNetwork
 
 
 @dataclass(frozen=True)
@@ -33,19 +33,6 @@ class PeerIdentity:
 
 # Where the handler leaves the identity for whoever decides on it (request[PEER_IDENTITY]).
 PEER_IDENTITY: web.RequestKey[PeerIdentity] = web.RequestKey("ocpp_peer_identity", PeerIdentity)
-
-
-def parse_networks(values: object) -> tuple[IPNetwork, ...]:
-    """['10.0.0.0/8', '127.0.0.1'] -> networks; raises ValueError naming the bad entry."""
-    if not isinstance(values, list):
-        raise ValueError("expected a list of addresses or CIDR networks")
-    networks: list[IPNetwork] = []
-    for value in values:
-        try:
-            networks.append(ipaddress.ip_network(str(value), strict=False))
-        except ValueError:
-            raise ValueError(f"not an IP address or CIDR network: {value!r}") from None
-    return tuple(networks)
 
 
 def is_trusted(remote: str | None, networks: tuple[IPNetwork, ...]) -> bool:

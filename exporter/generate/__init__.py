@@ -21,6 +21,7 @@ Generator = Callable[[Catalog], dict[str, str]]
 def generators() -> list[Generator]:
     # Imported here so that `serve` never pays for the generators.
     from exporter.generate import (
+        config_schema,
         dashboards,
         docs,
         error_codes,
@@ -37,6 +38,7 @@ def generators() -> list[Generator]:
         dashboards.files,
         replica_rules.files,
         kubernetes.files,
+        config_schema.files,
     ]
 
 
@@ -58,7 +60,12 @@ def render(catalog: Catalog | None = None) -> dict[str, str]:
     return out
 
 
+def missing(root: Path, files: dict[str, str]) -> list[str]:
+    return [path for path in sorted(files) if not (root / path).is_file()]
+
+
 def stale(root: Path, files: dict[str, str]) -> list[str]:
+    """Files that are missing or differ from what the catalog produces now."""
     return [
         path
         for path, content in sorted(files.items())
@@ -72,14 +79,17 @@ def main(args: argparse.Namespace, catalog: Catalog | None = None) -> int:
     root = Path(args.root)
     files = render(catalog)
     if args.check:
-        outdated = stale(root, files)
-        if outdated:
-            print(
-                "generated files are out of date with the catalog (run `ocpp-exporter generate`):",
-                file=sys.stderr,
-            )
-            for path in outdated:
-                print(f"  {path}", file=sys.stderr)
+        absent = missing(root, files)
+        problems = {
+            f"missing under {root.resolve()}": absent,
+            "out of date with the catalog": [p for p in stale(root, files) if p not in absent],
+        }
+        for problem, paths in problems.items():
+            if paths:
+                print(f"generated files {problem} (run `ocpp-exporter generate`):", file=sys.stderr)
+                for path in paths:
+                    print(f"  {path}", file=sys.stderr)
+        if any(problems.values()):
             return 1
         print(f"{len(files)} generated files are up to date")
         return 0

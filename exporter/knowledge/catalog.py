@@ -10,15 +10,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from importlib import resources
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
 
-import yaml
+from pydantic import Field, PlainValidator, WithJsonSchema
 
-from exporter.durations import parse_duration
+from exporter import yaml_reader
 from exporter.knowledge import vendor_codes
 from exporter.knowledge.ocpp_enums import ERROR_CODES, UNKNOWN
-from exporter.knowledge.severity import SEVERITIES
+from exporter.knowledge.severity import Severity
 from exporter.knowledge.vendor_codes import CodeBook
+from exporter.yaml_reader import DocumentError, DurationText, Section, Steps, Text
 
 NOTIFICATION_KINDS = ("station_offline", "controller_offline", "ems_offline")
 #: Alerts about the monitoring itself: they have no notification in the JSON API (the exporter
@@ -29,11 +30,17 @@ EXPORTER_ALERT_KINDS = (
     "exporter_rejecting_frames",
     "upstream_down",
 )
+#: Every key of the catalog: what `catalog.overrides` in the configuration may name.
+ENTRY_KEYS = (*ERROR_CODES, *NOTIFICATION_KINDS, *EXPORTER_ALERT_KINDS)
 
 
 class CatalogError(Exception):
     """The packaged catalog file is broken (a bug in the release, not in user input), or an
     override names something the catalog does not have."""
+
+
+class CatalogFileError(DocumentError, CatalogError):
+    """catalog.yaml is broken: located by line and key path like any YAML document's error."""
 
 
 class UnknownEntry(CatalogError):
@@ -143,71 +150,96 @@ def runbook_url(base: str, alert: str) -> str:
 DEFAULT_RUNBOOK_BASE = "https://github.com/ocpp-exporter/ocpp-exporter/blob/main/docs/alerts.md"
 
 
-def _entry(key: str, data: Any, alert: str, base: str) -> Entry:
-    if not isinstance(data, dict):
-        raise CatalogError(f"catalog entry {key!r} is not a mapping")
-    try:
-        severity = data["severity"]
-        if severity not in SEVERITIES:
-            raise CatalogError(f"catalog entry {key!r}: unknown severity {severity!r}")
-        alert_for = str(data["for"])
-        parse_duration(alert_for)
-        steps = tuple(data["resolution"])
-        if not steps:
-            raise CatalogError(f"catalog entry {key!r}: no resolution steps")
-        responsible = tuple(data.get("responsible", ()))
-        if any(r not in vendor_codes.RESPONSIBLE for r in responsible):
-            raise CatalogError(
-                f"catalog entry {key!r}: responsible must be a list of {vendor_codes.RESPONSIBLE}"
-            )
-        return Entry(
-            key=key,
-            title=str(data["title"]),
-            severity=severity,
-            alert_for=alert_for,
-            description=" ".join(str(data["description"]).split()),
-            station_behaviour=" ".join(str(data["station_behaviour"]).split()),
-            resolution=tuple(" ".join(str(s).split()) for s in steps),
-            alert=alert,
-            runbook_url=runbook_url(base, alert),
-            responsible=responsible,
-        )
-    except KeyError as exc:
-        raise CatalogError(f"catalog entry {key!r} lacks {exc.args[0]!r}") from None
-    except ValueError as exc:
-        raise CatalogError(f"catalog entry {key!r}: {exc}") from None
+def _responsible(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or any(r not in vendor_codes.RESPONSIBLE for r in value):
+        raise ValueError(f"expected a list of {', '.join(vendor_codes.RESPONSIBLE)}")
+    return tuple(value)
+
+
+Responsible = Annotated[
+    tuple[str, ...],
+    PlainValidator(_responsible),
+    WithJsonSchema({"type": "array", "items": {"enum": list(vendor_codes.RESPONSIBLE)}}),
+]
+
+
+@dataclass(frozen=True)
+class _EntrySection(Section):
+    """One entry of catalog.yaml as written."""
+
+    title: Text
+    severity: Severity
+    alert_for: Annotated[DurationText, Field(alias="for")]
+    description: Text
+    station_behaviour: Text
+    resolution: Steps
+    responsible: Responsible = ()
+    alert: Text = ""
+
+
+@dataclass(frozen=True)
+class _CatalogFile(Section):
+    errors: dict[str, _EntrySection]
+    notifications: dict[str, _EntrySection]
+    # Optional so that hand-made catalogs from before these alerts still load.
+    exporter_alerts: dict[str, _EntrySection] = field(default_factory=dict)
+
+
+def _entry(key: str, data: _EntrySection, alert: str, base: str) -> Entry:
+    return Entry(
+        key=key,
+        title=data.title,
+        severity=data.severity,
+        alert_for=data.alert_for,
+        description=" ".join(data.description.split()),
+        station_behaviour=" ".join(data.station_behaviour.split()),
+        resolution=tuple(" ".join(step.split()) for step in data.resolution),
+        alert=alert,
+        runbook_url=runbook_url(base, alert),
+        responsible=data.responsible,
+    )
 
 
 def parse(data: Any, runbook_base: str = DEFAULT_RUNBOOK_BASE) -> Catalog:
-    errors_data = data.get("errors", {})
-    missing = [code for code in ERROR_CODES if code not in errors_data]
-    extra = [code for code in errors_data if code not in ERROR_CODES]
-    if missing or extra:
-        raise CatalogError(f"catalog error codes: missing {missing}, unexpected {extra}")
+    """A catalog document already loaded (tests build broken ones from the packaged file)."""
+    doc = yaml_reader.Document("catalog.yaml", data, error_type=CatalogFileError)
+    return _parse(doc, runbook_base)
+
+
+def _parse(doc: yaml_reader.Document, runbook_base: str) -> Catalog:
+    # Which entries there are comes first: an entry that should not exist is named as such,
+    # not for the keys it lacks.
+    raw = doc.data if isinstance(doc.data, dict) else {}
+    for table, expected in (
+        ("errors", ERROR_CODES),
+        ("notifications", NOTIFICATION_KINDS),
+        ("exporter_alerts", EXPORTER_ALERT_KINDS),
+    ):
+        present = raw.get(table) or {}
+        if not isinstance(present, dict) or (table == "exporter_alerts" and not present):
+            continue
+        missing = [key for key in expected if key not in present]
+        extra = [key for key in present if key not in expected]
+        if missing or extra:
+            raise doc.error((table,), f"missing {missing}, unexpected {extra}")
+    data = doc.read(_CatalogFile)
+    unassigned = [code for code, entry in data.errors.items() if not entry.responsible]
+    if unassigned:
+        raise doc.error(("errors", unassigned[0], "responsible"), "every error code needs one")
     errors = {
-        code: _entry(code, errors_data[code], alert_name_for_error(code), runbook_base)
+        code: _entry(code, data.errors[code], alert_name_for_error(code), runbook_base)
         for code in ERROR_CODES
     }
-    unassigned = [code for code, entry in errors.items() if not entry.responsible]
-    if unassigned:
-        raise CatalogError(f"catalog error codes without responsible: {unassigned}")
-    notes_data = data.get("notifications", {})
-    if sorted(notes_data) != sorted(NOTIFICATION_KINDS):
-        raise CatalogError(f"catalog notifications must be exactly {NOTIFICATION_KINDS}")
     notifications = {
-        kind: _entry(kind, notes_data[kind], str(notes_data[kind].get("alert", "")), runbook_base)
+        kind: _entry(kind, data.notifications[kind], data.notifications[kind].alert, runbook_base)
         for kind in NOTIFICATION_KINDS
     }
-    exporter_data = data.get("exporter_alerts", {})
-    # Optional so that hand-made catalogs from before these alerts still load.
-    if exporter_data and sorted(exporter_data) != sorted(EXPORTER_ALERT_KINDS):
-        raise CatalogError(f"catalog exporter_alerts must be exactly {EXPORTER_ALERT_KINDS}")
     exporter_alerts = {
         kind: _entry(
-            kind, exporter_data[kind], str(exporter_data[kind].get("alert", "")), runbook_base
+            kind, data.exporter_alerts[kind], data.exporter_alerts[kind].alert, runbook_base
         )
         for kind in EXPORTER_ALERT_KINDS
-        if kind in exporter_data
+        if kind in data.exporter_alerts
     }
     return Catalog(errors=errors, notifications=notifications, exporter_alerts=exporter_alerts)
 
@@ -216,4 +248,5 @@ def load(runbook_base: str = "") -> Catalog:
     """The packaged catalog.yaml, with the standard code schemes of vendor_codes.yaml."""
     base = runbook_base or DEFAULT_RUNBOOK_BASE
     text = resources.files(__package__).joinpath("catalog.yaml").read_text(encoding="utf-8")
-    return replace(parse(yaml.safe_load(text), base), codes=vendor_codes.load(base))
+    doc = yaml_reader.loads(text, "catalog.yaml", CatalogFileError)
+    return replace(_parse(doc, base), codes=vendor_codes.load(base))

@@ -6,8 +6,11 @@ the generated docs and the dashboards read them from here.
 
 from __future__ import annotations
 
-#: Most urgent first.
-SEVERITIES = ("critical", "warning", "info")
+from typing import Literal, get_args
+
+#: Most urgent first (the type of a severity in the catalog and in configuration overrides).
+Severity = Literal["critical", "warning", "info"]
+SEVERITIES: tuple[str, ...] = get_args(Severity)
 SEVERITY_ORDER = {severity: rank for rank, severity in enumerate(SEVERITIES)}
 
 #: The Alertmanager receiver each severity is routed to, and what that receiver is for.

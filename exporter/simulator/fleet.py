@@ -20,20 +20,31 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import websockets
-import yaml
 from ocpp.exceptions import OCPPError
 from ocpp.routing import after, on
 from ocpp.v16 import ChargePoint, call, call_result
 from ocpp.v16.enums import Action, ResetStatus, TriggerMessageStatus
+from pydantic import PlainValidator, StrictInt, WithJsonSchema
 
+from exporter import yaml_reader
 from exporter.durations import parse_duration
 from exporter.knowledge import vendor_codes
 from exporter.knowledge.ocpp_enums import NO_ERROR, OCPP16_ERROR_CODES, OCPP16_STATUSES
 from exporter.simulator import station201
+from exporter.yaml_reader import (
+    Document,
+    DocumentError,
+    Duration,
+    Flag,
+    Loc,
+    NonNegative,
+    PositiveInt,
+    Section,
+    Text,
+)
 
 log = logging.getLogger("exporter.simulator")
 
@@ -41,11 +52,8 @@ log = logging.getLogger("exporter.simulator")
 SESSION_STEP_SECONDS = 2.0
 
 
-class ScenarioError(Exception):
-    """A scenario file that cannot be played, located by file and key path."""
-
-    def __init__(self, source: str, key: str, problem: str) -> None:
-        super().__init__(f"{source}: {key}: {problem}" if key else f"{source}: {problem}")
+class ScenarioError(DocumentError):
+    """A scenario file that cannot be played, located by file, line and key path."""
 
 
 # -- scenario model --------------------------------------------------------------------------
@@ -105,27 +113,53 @@ def station_id(prefix: str, number: int) -> str:
     return f"{prefix}{number:04d}"
 
 
-def _duration(value: Any, source: str, key: str) -> float:
-    try:
-        return parse_duration(value)
-    except ValueError as exc:
-        raise ScenarioError(source, key, str(exc)) from None
+def _fault_code(value: Any) -> str:
+    if value not in OCPP16_ERROR_CODES or value == NO_ERROR:
+        raise ValueError(f"not a 1.6 error: {value!r}")
+    return str(value)
 
 
-def _range(value: Any, source: str, key: str) -> tuple[float, float]:
+def _status(value: Any) -> str:
+    if value not in OCPP16_STATUSES:
+        raise ValueError(f"unknown 1.6 status {value!r}")
+    return str(value)
+
+
+def _label(value: Any) -> str:
+    # `vendor_error_code: 17` is a code, not a number: any scalar is taken as its text.
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError(f"expected a string, got {value!r}")
+    return str(value)
+
+
+def _station_ref(value: Any) -> int | str:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError(f"expected a station number or id, got {value!r}")
+    return value
+
+
+def _range(value: Any) -> tuple[float, float]:
     if isinstance(value, list) and len(value) == 2:
-        low, high = (_duration(v, source, f"{key}[{i}]") for i, v in enumerate(value))
+        low, high = (parse_duration(v) for v in value)
     else:
-        low = high = _duration(value, source, key)
+        low = high = parse_duration(value)
     if high < low:
-        raise ScenarioError(source, key, "the upper bound is below the lower bound")
+        raise ValueError("the upper bound is below the lower bound")
     return low, high
 
 
-def _status(value: Any, source: str, key: str) -> str:
-    if value not in OCPP16_STATUSES:
-        raise ScenarioError(source, key, f"unknown 1.6 status {value!r}")
-    return str(value)
+FaultCode = Annotated[
+    str,
+    PlainValidator(_fault_code),
+    WithJsonSchema({"enum": [c for c in OCPP16_ERROR_CODES if c != NO_ERROR]}),
+]
+Status = Annotated[str, PlainValidator(_status), WithJsonSchema({"enum": list(OCPP16_STATUSES)})]
+Label = Annotated[str, PlainValidator(_label), WithJsonSchema({"type": ["string", "number"]})]
+DurationRange = Annotated[
+    tuple[float, float],
+    PlainValidator(_range),
+    WithJsonSchema({"description": "a duration, or [shortest, longest]"}),
+]
 
 
 def scheme_fault(scheme: str, code: str) -> tuple[str, str, str]:
@@ -149,121 +183,123 @@ def scheme_fault(scheme: str, code: str) -> tuple[str, str, str]:
     )
 
 
-def parse_scenario(data: Any, source: str, prefix: str = "SIM-") -> Scenario:
-    """The YAML document -> a Scenario; `station: 3` means the third simulated station."""
-    if data is None:
-        return Scenario()
-    if not isinstance(data, dict):
-        raise ScenarioError(source, "", "expected a mapping at the top level")
-    known = {
-        "events",
-        "random",
-        "repeat",
-        "vendor",
-        "model",
-        "firmware_version",
-        "ocpp201_stations",
-    }
-    for key in data:
-        if key not in known:
-            raise ScenarioError(source, str(key), f"unknown key (expected one of {sorted(known)})")
-    events = []
-    for i, raw in enumerate(data.get("events") or []):
-        where = f"events[{i}]"
-        if not isinstance(raw, dict):
-            raise ScenarioError(source, where, "expected a mapping")
-        if "station" not in raw:
-            raise ScenarioError(source, f"{where}.station", "required")
-        station = raw["station"]
-        sid = station_id(prefix, station) if isinstance(station, int) else str(station)
-        at = _duration(raw.get("at", 0), source, f"{where}.at")
-        kinds = [k for k in ("code", "offline", "reboot") if k in raw]
-        if "error_code" in raw and "code" not in raw:
-            kinds.append("error_code")
-        if len(kinds) != 1:
-            raise ScenarioError(
-                source, where, "give exactly one of error_code, scheme and code, offline or reboot"
-            )
-        if "code" in raw or "error_code" in raw:
-            vendor_id = str(raw.get("vendor_id", ""))
-            vendor_error_code = str(raw.get("vendor_error_code", ""))
-            code = raw.get("error_code")
-            if "code" in raw:
-                if "scheme" not in raw:
-                    raise ScenarioError(source, f"{where}.scheme", "required with code")
-                try:
-                    implied, vendor_id, vendor_error_code = scheme_fault(
-                        str(raw["scheme"]), str(raw["code"])
-                    )
-                except ValueError as exc:
-                    raise ScenarioError(source, f"{where}.code", str(exc)) from None
-                code = code or implied
-            if code not in OCPP16_ERROR_CODES or code == NO_ERROR:
-                raise ScenarioError(source, f"{where}.error_code", f"not a 1.6 error: {code!r}")
-            duration = raw.get("duration")
-            fault = Fault(
-                connector=int(raw.get("connector", 1)),
-                error_code=code,
-                status=_status(raw.get("status", "Faulted"), source, f"{where}.status"),
-                vendor_id=vendor_id,
-                vendor_error_code=vendor_error_code,
-                info=str(raw.get("info", "")),
-                duration=None
-                if duration is None
-                else _duration(duration, source, f"{where}.duration"),
-                clear_status=_status(
-                    raw.get("clear_status", "Available"), source, f"{where}.clear_status"
-                ),
-            )
-            events.append(Event(at, sid, fault=fault))
-        elif "offline" in raw:
-            events.append(Event(at, sid, offline=_duration(raw["offline"], source, where)))
-        else:
-            events.append(Event(at, sid, reboot=bool(raw["reboot"])))
+@dataclass(frozen=True)
+class _EventSection(Section):
+    station: Annotated[int | str, PlainValidator(_station_ref)]
+    at: Duration = 0.0
+    error_code: FaultCode | None = None
+    # A standard scheme's code instead of (or on top of) error_code: `scheme: chargex`,
+    # `code: CX014` (EVgo may name several, comma-separated).
+    scheme: Text | None = None
+    code: Label | None = None
+    offline: Duration | None = None
+    reboot: Flag | None = None
+    connector: PositiveInt = 1
+    status: Status = Fault.status
+    vendor_id: Label = ""
+    vendor_error_code: Label = ""
+    info: Label = ""
+    duration: Duration | None = None
+    clear_status: Status = Fault.clear_status
+
+
+@dataclass(frozen=True)
+class _RandomSection(Section):
+    seed: StrictInt | None = None
+    faults_per_hour: NonNegative = 0.0
+    offline_per_hour: NonNegative = 0.0
+    reboots_per_hour: NonNegative = 0.0
+    sessions_per_hour: NonNegative = 0.0
+    error_codes: tuple[FaultCode, ...] = RandomMode.error_codes
+    fault_duration: DurationRange = RandomMode.fault_duration
+    offline_duration: DurationRange = RandomMode.offline_duration
+    session_duration: DurationRange = RandomMode.session_duration
+
+
+@dataclass(frozen=True)
+class _ScenarioFile(Section):
+    events: tuple[_EventSection, ...] = ()
+    random: _RandomSection | None = None
+    repeat: Duration = Scenario.repeat
+    vendor: Label = Scenario.vendor
+    model: Label = Scenario.model
+    firmware_version: Label = Scenario.firmware_version
+    ocpp201_stations: tuple[Annotated[int | str, PlainValidator(_station_ref)], ...] = ()
+
+
+def _event(doc: Document, index: int, raw: _EventSection, prefix: str) -> Event:
+    at: Loc = ("events", index)
+    station = raw.station
+    sid = station_id(prefix, station) if isinstance(station, int) else station
+    kinds = [k for k in ("code", "offline", "reboot") if getattr(raw, k) is not None]
+    if raw.error_code is not None and raw.code is None:
+        kinds.append("error_code")
+    if len(kinds) != 1:
+        raise doc.error(at, "give exactly one of error_code, scheme and code, offline or reboot")
+    if raw.offline is not None:
+        return Event(raw.at, sid, offline=raw.offline)
+    if raw.reboot is not None:
+        return Event(raw.at, sid, reboot=raw.reboot)
+    code, vendor_id, vendor_error_code = raw.error_code, raw.vendor_id, raw.vendor_error_code
+    if raw.code is not None:
+        if raw.scheme is None:
+            raise doc.error((*at, "scheme"), "required with code")
+        try:
+            implied, vendor_id, vendor_error_code = scheme_fault(raw.scheme, raw.code)
+        except ValueError as exc:
+            raise doc.error((*at, "code"), str(exc)) from None
+        code = code or implied
+    assert code is not None  # one of error_code or code, checked above
+    fault = Fault(
+        connector=raw.connector,
+        error_code=code,
+        status=raw.status,
+        vendor_id=vendor_id,
+        vendor_error_code=vendor_error_code,
+        info=raw.info,
+        duration=raw.duration,
+        clear_status=raw.clear_status,
+    )
+    return Event(raw.at, sid, fault=fault)
+
+
+def _scenario(doc: Document, prefix: str) -> Scenario:
+    data = doc.read(_ScenarioFile)
+    events = [_event(doc, index, raw, prefix) for index, raw in enumerate(data.events)]
     mode = None
-    if data.get("random"):
-        r = data["random"]
-        if not isinstance(r, dict):
-            raise ScenarioError(source, "random", "expected a mapping")
-        codes = tuple(r.get("error_codes", RandomMode.error_codes))
-        for code in codes:
-            if code not in OCPP16_ERROR_CODES or code == NO_ERROR:
-                raise ScenarioError(source, "random.error_codes", f"not a 1.6 error: {code!r}")
-        defaults = RandomMode()
+    if data.random is not None:
+        r = data.random
         mode = RandomMode(
-            seed=r.get("seed"),
-            faults_per_hour=float(r.get("faults_per_hour", 0)),
-            offline_per_hour=float(r.get("offline_per_hour", 0)),
-            reboots_per_hour=float(r.get("reboots_per_hour", 0)),
-            sessions_per_hour=float(r.get("sessions_per_hour", 0)),
-            error_codes=codes,
-            **{
-                name: _range(r[name], source, f"random.{name}")
-                if name in r
-                else getattr(defaults, name)
-                for name in ("fault_duration", "offline_duration", "session_duration")
-            },
+            seed=r.seed,
+            faults_per_hour=r.faults_per_hour,
+            offline_per_hour=r.offline_per_hour,
+            reboots_per_hour=r.reboots_per_hour,
+            sessions_per_hour=r.sessions_per_hour,
+            error_codes=r.error_codes,
+            fault_duration=r.fault_duration,
+            offline_duration=r.offline_duration,
+            session_duration=r.session_duration,
         )
     return Scenario(
         events=tuple(sorted(events, key=lambda e: e.at)),
         random=mode,
-        repeat=_duration(data.get("repeat", 0), source, "repeat"),
-        vendor=str(data.get("vendor", Scenario.vendor)),
-        model=str(data.get("model", Scenario.model)),
-        firmware_version=str(data.get("firmware_version", Scenario.firmware_version)),
+        repeat=data.repeat,
+        vendor=data.vendor,
+        model=data.model,
+        firmware_version=data.firmware_version,
         ocpp201_stations=frozenset(
-            station_id(prefix, n) if isinstance(n, int) else str(n)
-            for n in data.get("ocpp201_stations") or ()
+            station_id(prefix, n) if isinstance(n, int) else n for n in data.ocpp201_stations
         ),
     )
 
 
+def parse_scenario(data: Any, source: str, prefix: str = "SIM-") -> Scenario:
+    """The YAML document -> a Scenario; `station: 3` means the third simulated station."""
+    return _scenario(Document(source, data, error_type=ScenarioError), prefix)
+
+
 def load_scenario(path: str, prefix: str = "SIM-") -> Scenario:
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ScenarioError(path, "", str(exc)) from None
-    return parse_scenario(data, path, prefix)
+    return _scenario(yaml_reader.load(path, ScenarioError), prefix)
 
 
 # -- one station -----------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import websockets
 
-from exporter.endpoint.peer_identity import parse_networks
+from exporter.config.fields import parse_networks
 from tests.support.in_process import Running, loopback_config
 from tests.support.ports import free_port
 from tests.support.replica_cluster import HAPROXY_CFG

@@ -74,7 +74,7 @@ def test_relay_settings_and_per_site_override(tmp_path):
         (
             {"mode": "relay", "relay": {"upstream_url": "ws://c", "tls": {"ca_file": "/nope"}}},
             "relay.tls.ca_file",
-            "no such file",
+            "does not exist",
         ),
         (
             {"mode": "relay", "relay": {"upstream_url": "ws://c", "tls": {"verify": False}}},

@@ -10,8 +10,9 @@ import pytest
 import websockets
 
 from exporter.config import model as config
+from exporter.config.fields import parse_networks
 from exporter.config.model import ConfigError, Limits
-from exporter.endpoint.peer_identity import is_trusted, parse_networks
+from exporter.endpoint.peer_identity import is_trusted
 from exporter.state.fleet import ActiveError, Fleet, Placement
 from tests.support.in_process import loopback_config
 from tests.support.scrape import samples

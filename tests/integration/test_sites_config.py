@@ -94,7 +94,7 @@ def test_full_mapping_form(tmp_path: Path):
     [
         ({"controller": 5}, "inventory.sites[0].controller", "expected an id or a mapping"),
         ({"controller": "a/b"}, "inventory.sites[0].controller", "without '/'"),
-        ({"controller": {"stale_after": "1m"}}, "inventory.sites[0].controller.id", "needs an id"),
+        ({"controller": {"stale_after": "1m"}}, "inventory.sites[0].controller.id", "required"),
         (
             {"controller": {"id": "c", "fallback_limit_w": 5}},
             "inventory.sites[0].controller.fallback_limit_w",
@@ -108,7 +108,7 @@ def test_full_mapping_form(tmp_path: Path):
         (
             {"controller": {"id": "c", "probe": {"url": "http://x/"}}},
             "inventory.sites[0].controller.probe.type",
-            "needs a type",
+            "required",
         ),
         (
             {"controller": {"id": "c", "probe": {"type": "icmp"}}},
@@ -174,7 +174,7 @@ def test_full_mapping_form(tmp_path: Path):
         (
             {"ems": {"id": "e", "power_limit": {"url": "http://x/"}}},
             "inventory.sites[0].ems.power_limit.json_path",
-            "needs json_path",
+            "required",
         ),
         (
             {"ems": {"id": "e", "power_limit": {"url": "http://x/", "json_path": "a..b"}}},

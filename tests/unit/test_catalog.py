@@ -12,9 +12,10 @@ import pytest
 import yaml
 from ocpp.v16.enums import ChargePointErrorCode
 
+from exporter import yaml_reader
 from exporter.config.model import CatalogOverride
 from exporter.knowledge import catalog
-from exporter.knowledge.catalog import CatalogError, UnknownEntry
+from exporter.knowledge.catalog import CatalogError, CatalogFileError, UnknownEntry
 
 
 def packaged() -> dict[str, Any]:
@@ -86,27 +87,73 @@ def broken(edit: Any) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(
-    ("edit", "message"),
+    ("edit", "key", "problem"),
     [
-        (lambda d: d["errors"].pop("WeakSignal"), r"missing \['WeakSignal'\]"),
-        (lambda d: d["errors"].__setitem__("Gremlins", {}), r"unexpected \['Gremlins'\]"),
-        (lambda d: d["errors"]["GroundFailure"].pop("title"), "'GroundFailure' lacks 'title'"),
+        (lambda d: d["errors"].pop("WeakSignal"), "errors", "missing ['WeakSignal']"),
+        (lambda d: d["errors"].__setitem__("Gremlins", {}), "errors", "unexpected ['Gremlins']"),
+        (
+            lambda d: d["errors"]["GroundFailure"].pop("title"),
+            "errors.GroundFailure.title",
+            "required",
+        ),
         (
             lambda d: d["errors"]["GroundFailure"].__setitem__("severity", "sev0"),
-            "'GroundFailure': unknown severity 'sev0'",
+            "errors.GroundFailure.severity",
+            "expected one of critical, warning, info, got 'sev0'",
         ),
         (
             lambda d: d["errors"]["GroundFailure"].__setitem__("resolution", []),
-            "'GroundFailure': no resolution steps",
+            "errors.GroundFailure.resolution",
+            "non-empty list",
         ),
-        (lambda d: d["errors"]["GroundFailure"].__setitem__("for", "soon"), "'GroundFailure'"),
-        (lambda d: d["errors"].__setitem__("OtherError", "text"), "'OtherError' is not a mapping"),
-        (lambda d: d["notifications"].pop("ems_offline"), "notifications must be exactly"),
+        (
+            lambda d: d["errors"]["GroundFailure"].__setitem__("for", "soon"),
+            "errors.GroundFailure.for",
+            "expected a duration",
+        ),
+        (
+            lambda d: d["errors"]["GroundFailure"].__setitem__("responsible", ["nobody"]),
+            "errors.GroundFailure.responsible",
+            "expected a list of ev_driver, operator",
+        ),
+        (
+            lambda d: d["errors"]["GroundFailure"].pop("responsible"),
+            "errors.GroundFailure.responsible",
+            "every error code needs one",
+        ),
+        (
+            lambda d: d["errors"].__setitem__("OtherError", "text"),
+            "errors.OtherError",
+            "expected a mapping, got 'text'",
+        ),
+        (
+            lambda d: d["notifications"].pop("ems_offline"),
+            "notifications",
+            "missing ['ems_offline']",
+        ),
     ],
 )
-def test_a_broken_catalog_is_refused_naming_the_entry(edit, message):
-    with pytest.raises(CatalogError, match=message):
+def test_a_broken_catalog_is_refused_naming_the_entry(edit, key, problem):
+    with pytest.raises(CatalogError) as refused:
         catalog.parse(broken(edit))
+    assert isinstance(refused.value, CatalogFileError)
+    assert (refused.value.source, refused.value.key) == ("catalog.yaml", key)
+    assert problem in refused.value.problem
+
+
+def test_a_broken_catalog_file_is_refused_naming_the_line():
+    text = resources.files("exporter.knowledge").joinpath("catalog.yaml").read_text("utf-8")
+    lines = text.splitlines()
+    at = next(n for n, line in enumerate(lines) if line.strip() == "GroundFailure:")
+    severity = next(n for n in range(at, len(lines)) if "severity:" in lines[n])
+    lines[severity] = lines[severity].split("severity:")[0] + "severity: sev0"
+    doc = yaml_reader.loads("\n".join(lines), "catalog.yaml", CatalogFileError)
+    with pytest.raises(CatalogFileError) as refused:
+        catalog._parse(doc, "")
+    assert (refused.value.line, refused.value.key) == (
+        severity + 1,
+        "errors.GroundFailure.severity",
+    )
 
 
 def test_overrides_change_only_what_they_name():
