@@ -203,9 +203,11 @@ async def run(service: Service, stop_event: asyncio.Event | None = None) -> None
     try:
         config = service.config
         log.info(
-            "listening: OCPP on ws://%s%s/{station_id}, metrics on http://%s/metrics",
+            "listening: OCPP on %s://%s%s/{station_id}, metrics on %s://%s/metrics",
+            "wss" if service.security.ocpp_ssl is not None else "ws",
             config.ocpp_listen,
             config.ocpp.path_prefix,
+            "https" if service.security.web_ssl is not None else "http",
             config.metrics_listen,
         )
         await stop_event.wait()

@@ -25,6 +25,10 @@ class TlsFiles:
     client_ca_file: str = ""
     # Only the metrics side lets the operator choose; profile 3 always requires a client cert.
     client_auth_type: str = "NoClientCert"
+    # A second certificate of the other key type (RSA next to ECDSA): OCPP's TLS 1.2 suites need
+    # both, since an ECDSA certificate serves only the ECDHE-ECDSA suites and an RSA one the rest.
+    extra_cert_file: str = ""
+    extra_key_file: str = ""
 
 
 @dataclass(frozen=True)
@@ -61,9 +65,27 @@ class TlsSection(Section):
     cert_file: ExistingFile
     key_file: ExistingFile
     client_ca_file: ExistingFile = ""
+    extra_cert_file: ExistingFile = ""
+    extra_key_file: ExistingFile = ""
 
     def files(self, client_auth_type: str = "NoClientCert") -> TlsFiles:
-        return TlsFiles(self.cert_file, self.key_file, self.client_ca_file, client_auth_type)
+        return TlsFiles(
+            self.cert_file,
+            self.key_file,
+            self.client_ca_file,
+            client_auth_type,
+            self.extra_cert_file,
+            self.extra_key_file,
+        )
+
+    def check_extra(self, doc: Document, at: Loc) -> None:
+        """The extra certificate (the other key type) comes with its key, or not at all."""
+        if bool(self.extra_cert_file) != bool(self.extra_key_file):
+            missing = "extra_key_file" if self.extra_cert_file else "extra_cert_file"
+            raise doc.error(
+                (*at, missing),
+                "the extra certificate needs both extra_cert_file and extra_key_file",
+            )
 
 
 @dataclass(frozen=True)
@@ -119,6 +141,8 @@ def ocpp_security(
     # certificate's CN from the proxy's header instead; the exporter needs no TLS of its own.
     if profile in (2, 3) and tls is None and not (profile == 3 and behind_proxy):
         raise doc.error((*at, "tls"), f"profile {profile} needs tls.cert_file and tls.key_file")
+    if tls is not None:
+        tls.check_extra(doc, (*at, "tls"))
     if profile == 3 and tls is not None and not tls.client_ca_file and not behind_proxy:
         raise doc.error(
             (*at, "tls", "client_ca_file"),
@@ -148,6 +172,8 @@ def ocpp_security(
 
 def web_security(section: WebSection, doc: Document, at: Loc) -> WebSecurity:
     tls = section.tls_server_config
+    if tls is not None:
+        tls.check_extra(doc, (*at, "tls_server_config"))
     if tls is not None and tls.client_auth_type != "NoClientCert" and not tls.client_ca_file:
         raise doc.error(
             (*at, "tls_server_config", "client_ca_file"),

@@ -33,7 +33,7 @@ def tls_contexts(config: Config) -> tuple[ssl.SSLContext | None, ssl.SSLContext 
     if sec.tls is not None and sec.profile in (2, 3):
         # Behind a TLS-terminating proxy (profile 3 without a CA) no client certificate is asked.
         require = sec.profile == 3 and bool(sec.tls.client_ca_file)
-        ocpp_ssl = server_context(sec.tls, require, config.source, "ocpp.security.tls")
+        ocpp_ssl = server_context(sec.tls, require, config.source, "ocpp.security.tls", ocpp=True)
     web_ssl = None
     if config.web.tls is not None:
         web_ssl = server_context(

@@ -95,3 +95,17 @@ def test_hash_password_cli_output_verifies_and_is_accepted_by_the_config():
         {"ocpp": {"security": {"profile": 1, "stations": {"CP-1": {"password_hash": stored}}}}}
     )
     assert parsed.ocpp_security.passwords == {"CP-1": stored}
+
+
+def test_an_extra_certificate_needs_its_key(tmp_path):
+    for name in ("s.crt", "s.key", "rsa.crt"):
+        (tmp_path / name).write_text("x")
+    source = tmp_path / "exporter.yaml"
+    source.write_text(
+        "ocpp:\n  security:\n    profile: 2\n"
+        "    tls: {cert_file: s.crt, key_file: s.key, extra_cert_file: rsa.crt}\n"
+    )
+    with pytest.raises(ConfigError) as info:
+        config.load(str(source))
+    assert info.value.key == "ocpp.security.tls.extra_key_file"
+    assert "both extra_cert_file and extra_key_file" in info.value.problem

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 
@@ -24,7 +24,12 @@ def _name(cn: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
 
 
-def _write(directory: Path, stem: str, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey):
+def _write(
+    directory: Path,
+    stem: str,
+    cert: x509.Certificate,
+    key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey,
+) -> Issued:
     cert_file = directory / f"{stem}.crt"
     key_file = directory / f"{stem}.key"
     cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
@@ -74,8 +79,14 @@ class CertificateAuthority:
     def ca_file(self) -> str:
         return self.files.cert_file
 
-    def issue(self, cn: str, *, server: bool = False) -> Issued:
-        key = ec.generate_private_key(ec.SECP256R1())
+    def issue(self, cn: str, *, server: bool = False, rsa_key: bool = False) -> Issued:
+        """A certificate for `cn` (a server's for 127.0.0.1 with `server`), with an ECDSA P-256
+        key, or an RSA 2048 one with `rsa_key`."""
+        key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey = (
+            rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            if rsa_key
+            else ec.generate_private_key(ec.SECP256R1())
+        )
         now = datetime.datetime.now(datetime.UTC)
         builder = (
             x509.CertificateBuilder()
@@ -101,5 +112,9 @@ class CertificateAuthority:
                 critical=False,
             )
         cert = builder.sign(self.key, hashes.SHA256())
-        stem = ("server-" if server else "client-") + cn.replace("/", "_")
+        stem = (
+            ("server-" if server else "client-")
+            + cn.replace("/", "_")
+            + ("-rsa" if rsa_key else "")
+        )
         return _write(self.directory, f"{self.cert.subject.rfc4514_string()}-{stem}", cert, key)
