@@ -9,6 +9,7 @@ from dataclasses import replace
 
 from exporter import __version__
 from exporter.config import model as config_module
+from exporter.config.fields import same_socket
 from exporter.config.model import ConfigError
 
 
@@ -18,6 +19,7 @@ def _load(path: str | None) -> config_module.Config:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from exporter import logs, service
+    from exporter.persistence.store import StateDirError
 
     config = _load(args.config)
     try:
@@ -27,6 +29,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
             config = replace(config, metrics_listen=config_module.parse_listen(args.metrics_listen))
     except ValueError as exc:
         raise ConfigError("command line", "--ocpp-listen/--metrics-listen", str(exc)) from None
+    if same_socket(config.ocpp_listen, config.metrics_listen):
+        raise ConfigError(
+            "command line",
+            "--metrics-listen",
+            f"the same address as the OCPP listener ({config.ocpp_listen}): "
+            f"each listener needs its own port",
+        )
     if args.state_dir:
         config = replace(config, state_dir=args.state_dir)
     if args.log_level or args.log_format:
@@ -38,8 +47,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
             ),
         )
     logs.setup(config.logging.level, config.logging.format)
-    svc = service.build(config)
-    asyncio.run(service.run(svc))
+    try:
+        svc = service.build(config)
+        asyncio.run(service.run(svc))
+    except (StateDirError, service.ListenError) as exc:
+        # Start-up problems an operator fixes: one line, not a traceback.
+        print(f"ocpp-exporter: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

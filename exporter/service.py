@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import time
 from collections.abc import Callable, Iterable
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from exporter.config.model import Config, ConfigError, Limits
+from exporter.config.model import Config, ConfigError, Limits, Listen
 from exporter.devices.probes import Prober
 from exporter.devices.push_api import SitesApi
 from exporter.endpoint.admission import Admission
@@ -159,15 +160,26 @@ def message_rate_limit(limits: Limits) -> Callable[[], TokenBucket] | None:
     return lambda: TokenBucket(rate, burst)
 
 
+class ListenError(Exception):
+    """A listener cannot bind its address (in use, not this host's, not permitted)."""
+
+    def __init__(self, listener: str, listen: Listen, exc: OSError) -> None:
+        # asyncio's message repeats the address in Python's notation; the errno says it plainly.
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        super().__init__(
+            f"cannot listen for {listener} on {listen}: {reason[:1].lower()}{reason[1:]}"
+        )
+
+
 async def start(service: Service) -> list[web.AppRunner]:
     """Bind both listeners; returns the runners (their sockets tell the bound ports)."""
     config = service.config
     runners: list[web.AppRunner] = []
     try:
         sec = service.security
-        for app, listen, ssl_context in (
-            (service.ocpp_app, config.ocpp_listen, sec.ocpp_ssl),
-            (service.metrics_app, config.metrics_listen, sec.web_ssl),
+        for name, app, listen, ssl_context in (
+            ("OCPP", service.ocpp_app, config.ocpp_listen, sec.ocpp_ssl),
+            ("metrics", service.metrics_app, config.metrics_listen, sec.web_ssl),
         ):
             runner = web.AppRunner(app, access_log=None, handle_signals=False)
             await runner.setup()
@@ -175,7 +187,10 @@ async def start(service: Service) -> list[web.AppRunner]:
             site = web.TCPSite(
                 runner, listen.host, listen.port, ssl_context=ssl_context, backlog=sec.backlog
             )
-            await site.start()
+            try:
+                await site.start()
+            except OSError as exc:
+                raise ListenError(name, listen, exc) from None
     except BaseException:
         await stop(service, runners)
         raise

@@ -45,6 +45,18 @@ def parse_listen(value: Any) -> Listen:
     return Listen(host.strip("[]") or "0.0.0.0", int(port))
 
 
+def same_socket(a: Listen, b: Listen) -> bool:
+    """Would two listeners fight over one socket? Same port (0 picks a free one each time), and
+    the same host or a wildcard that covers the other (`::` covers IPv4 too, as Linux binds it
+    dual-stack)."""
+    if a.port != b.port or a.port == 0:
+        return False
+    hosts = {a.host, b.host}
+    if a.host == b.host or "::" in hosts:
+        return True
+    return "0.0.0.0" in hosts and not any(":" in host for host in hosts)
+
+
 def parse_networks(values: object) -> tuple[IPNetwork, ...]:
     """['10.0.0.0/8', '127.0.0.1'] -> networks; raises ValueError naming the bad entry."""
     if not isinstance(values, list | tuple):

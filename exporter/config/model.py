@@ -35,6 +35,7 @@ from exporter.config.fields import (
     WsUrl,
     device_id,
     parse_listen,
+    same_socket,
 )
 from exporter.config.security import (
     OcppSecurity,
@@ -352,6 +353,12 @@ def build(doc: Document) -> Config:
             raise doc.error(
                 ("catalog", "overrides", key), f"not in the catalog ({', '.join(ENTRY_KEYS)})"
             )
+    if same_socket(file.listen.ocpp, file.listen.metrics):
+        raise doc.error(
+            ("listen", "metrics"),
+            f"the same address as listen.ocpp ({file.listen.ocpp}): "
+            f"each listener needs its own port",
+        )
     if file.mode == "relay" and not file.relay.upstream_url:
         # Stations outside every site still need somewhere to go.
         raise doc.error(

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import sqlite3
 import time
 from collections.abc import Sequence
@@ -137,6 +138,19 @@ def restore_station(fleet: Fleet, data: dict[str, Any]) -> bool:
     return True
 
 
+class StateDirError(Exception):
+    """The state directory cannot hold the store: it is a file, or cannot be created or
+    written. `serve` ends with this one line instead of a traceback."""
+
+    def __init__(self, directory: Path, problem: str) -> None:
+        super().__init__(f"state directory {directory}: {problem}")
+
+
+def _reason(exc: OSError) -> str:
+    reason = os.strerror(exc.errno) if exc.errno else str(exc)
+    return reason[:1].lower() + reason[1:]
+
+
 class StateStore:
     def __init__(
         self,
@@ -161,7 +175,7 @@ class StateStore:
     # -- open and restore -----------------------------------------------------------
 
     def open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._check_directory()
         db = self._connect()
         try:
             self._prepare(db)
@@ -182,6 +196,26 @@ class StateStore:
             db = self._connect()
             self._prepare(db)
         self._db = db
+
+    def _check_directory(self) -> None:
+        """The state directory exists (created if need be) and a file can be made in it; else
+        one StateDirError that names it, before SQLite fails in less helpful words."""
+        directory = self.path.parent
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except FileExistsError:
+            raise StateDirError(directory, "exists and is not a directory") from None
+        except OSError as exc:
+            raise StateDirError(directory, f"cannot create it ({_reason(exc)})") from None
+        if self.path.exists() and not self.path.is_file():
+            raise StateDirError(directory, f"{self.path.name} in it is not a file")
+        # Trying is the only sure test: os.access says yes to root on a read-only mount.
+        probe = directory / f".{self.path.name}.{os.getpid()}.probe"
+        try:
+            probe.touch()
+            probe.unlink()
+        except OSError as exc:
+            raise StateDirError(directory, f"cannot be written ({_reason(exc)})") from None
 
     def _connect(self) -> sqlite3.Connection:
         return sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
