@@ -29,9 +29,13 @@ TESTS = Path(__file__).resolve().parent
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark each test with its layer, the folder it lives in (see pyproject's markers)."""
     for item in items:
+        if not item.path.is_relative_to(TESTS):
+            continue
         layer = item.path.relative_to(TESTS).parts[0]
-        if layer in LAYERS:
-            item.add_marker(layer)
+        if layer not in LAYERS:
+            # scripts/test runs the layers by folder: a test elsewhere would never run in CI.
+            raise pytest.UsageError(f"{item.path}: a test belongs in tests/{{{','.join(LAYERS)}}}")
+        item.add_marker(layer)
 
 
 @pytest.fixture
