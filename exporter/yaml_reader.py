@@ -349,7 +349,7 @@ def _no_bool(value: Any) -> Any:
 def relative_to_document(value: Any, info: ValidationInfo) -> str:
     """A path from the document; a relative one is taken from the document's folder."""
     if not isinstance(value, str) or not value:
-        raise ValueError(f"expected a file path, got {value!r}")
+        raise ValueError(f"expected a path, got {value!r}")
     path = Path(value)
     base = (info.context or {}).get("base_dir")
     if not path.is_absolute() and base is not None:
