@@ -44,7 +44,7 @@ from exporter.endpoint.station_session import (
     StationSession,
 )
 from exporter.protocol.handler import VersionHandler
-from exporter.protocol.rpc import Call, CallResult, FrameError, RpcError, parse_frame
+from exporter.protocol.rpc import Call, CallError, CallResult, FrameError, RpcError, parse_frame
 from exporter.protocol.untrusted import clean
 from exporter.state.relay_legs import TO_STATION, TO_UPSTREAM, UpstreamLegs
 
@@ -377,7 +377,7 @@ class RelaySession(StationSession):
 
     def _parse(self, text: str, direction: str) -> Call | CallResult | None:
         try:
-            frame = parse_frame(text, self.protocol.formation_violation)
+            frame = parse_frame(text, self.protocol.dialect)
         except FrameError as exc:
             self.legs.unobserved[direction, exc.reason] += 1
             return None
@@ -391,8 +391,10 @@ class RelaySession(StationSession):
             return frame
         if isinstance(frame, CallResult):
             return frame
-        # A CallError: only its pairing matters.
-        self._answered(frame.unique_id, direction, None)
+        if isinstance(frame, CallError):
+            # Only its pairing matters.
+            self._answered(frame.unique_id, direction, None)
+        # A 2.1 SEND or CALLRESULTERROR answers nothing and carries no state we keep.
         return None
 
     def _observe(self, frame: Call | CallResult, from_station: bool) -> None:

@@ -31,7 +31,7 @@ from exporter.endpoint.station_session import (
 )
 from exporter.endpoint.token_bucket import TokenBucket
 from exporter.knowledge.vendor_codes import CodeBook
-from exporter.protocol import v16, v201
+from exporter.protocol import v16, v21, v201
 from exporter.protocol.handler import HandlerContext
 from exporter.protocol.untrusted import clean
 from exporter.state.counters import Stats
@@ -42,8 +42,9 @@ log = logging.getLogger("exporter.ocpp")
 
 
 PROTOCOLS: dict[str, Protocol] = {
-    v16.SUBPROTOCOL: Protocol(v16.V16Handler, v16.KNOWN_ACTIONS, "FormationViolation"),
-    v201.SUBPROTOCOL: Protocol(v201.V201Handler, v201.KNOWN_ACTIONS, v201.FORMAT_VIOLATION),
+    v16.SUBPROTOCOL: Protocol(v16.V16Handler, v16.KNOWN_ACTIONS, v16.DIALECT),
+    v201.SUBPROTOCOL: Protocol(v201.V201Handler, v201.KNOWN_ACTIONS, v201.DIALECT),
+    v21.SUBPROTOCOL: Protocol(v21.V21Handler, v21.V21Handler.known_actions, v21.DIALECT),
 }
 SUPPORTED_SUBPROTOCOLS = tuple(PROTOCOLS)
 

@@ -26,13 +26,16 @@ from exporter.protocol.rpc import (
     CallError,
     CallFailed,
     CallResult,
+    CallResultError,
     FrameError,
     RpcError,
+    Send,
     call,
     call_error,
     call_result,
 )
 from exporter.protocol.rpc import parse_frame as parse
+from exporter.protocol.untrusted import clean
 
 log = logging.getLogger("exporter.ocpp")
 
@@ -95,7 +98,7 @@ class Session(StationSession):
         self.last_rx = self.last_frame = now
         self.context.fleet.seen(self.station_id, now)
         try:
-            frame = parse(text, self.protocol.formation_violation)
+            frame = parse(text, self.protocol.dialect)
         except FrameError as exc:
             self.context.stats.protocol_errors[exc.reason] += 1
             log.warning("station %s sent a bad frame: %s", self.station_id, exc)
@@ -104,9 +107,35 @@ class Session(StationSession):
             return
         if isinstance(frame, Call):
             await self._on_call(frame)
+        elif isinstance(frame, Send):
+            self._on_send(frame)
+        elif isinstance(frame, CallResultError):
+            # The station could not process one of our answers: nothing to send back.
+            code = clean(frame.code, 40)
+            self.context.stats.protocol_errors[f"callresulterror_{code}"] += 1
+            log.warning(
+                "station %s refused our answer to %s: %s %s",
+                self.station_id,
+                frame.unique_id,
+                code,
+                clean(frame.description, 200),
+            )
         else:
             self._on_response(frame)
         self.context.stats.handling.observe(time.perf_counter() - started)
+
+    def _on_send(self, frame: Send) -> None:
+        """A 2.1 SEND is never answered, not even when it is invalid (OCPP-J 2.1 4.2.4)."""
+        stats = self.context.stats
+        action = frame.action if frame.action in self.protocol.known_actions else "unknown"
+        try:
+            self.handler.handle_send(frame.action, frame.payload)
+            result = "accepted"
+        except RpcError as exc:
+            result = "invalid"
+            stats.protocol_errors[f"send_{exc.code}"] += 1
+            log.info("station %s: SEND %s ignored: %s", self.station_id, action, exc)
+        stats.frames[action, result] += 1
 
     async def _on_call(self, frame: Call) -> None:
         stats = self.context.stats

@@ -15,6 +15,7 @@ from aiohttp import WSMessage, WSMsgType, web
 from exporter.config.model import OcppSettings
 from exporter.endpoint.peer_identity import PeerIdentity
 from exporter.protocol.handler import VersionHandler
+from exporter.protocol.rpc import Dialect
 from exporter.state.counters import Stats
 from exporter.state.fleet import Fleet
 from exporter.state.relay_legs import UpstreamLegs
@@ -43,7 +44,8 @@ class Protocol:
 
     handler: type[VersionHandler]
     known_actions: frozenset[str]
-    formation_violation: str
+    # How the version's OCPP-J frames and answers broken frames.
+    dialect: Dialect
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,7 @@ def encode(station: Station) -> str:
             "info": asdict(station.info),
             "firmware_status": station.firmware_status,
             "firmware_status_at": station.firmware_status_at,
+            "status_via": station.status_via,
             "connectors": {
                 cid: {
                     "status": c.status,
@@ -117,6 +118,7 @@ def restore_station(fleet: Fleet, data: dict[str, Any]) -> bool:
     station.info = StationInfo(**_pick(StationInfo, data.get("info", {})))
     station.firmware_status = data.get("firmware_status", "")
     station.firmware_status_at = float(data.get("firmware_status_at", 0.0))
+    station.status_via = str(data.get("status_via", ""))
     station.connectors = {}
     for cid, c in data.get("connectors", {}).items():
         connector = Connector(

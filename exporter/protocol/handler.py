@@ -94,6 +94,10 @@ class VersionHandler:
         info = known.info if known is not None else StationInfo()
         return Station(vendor=info.vendor, model=info.model)
 
+    def handle_send(self, action: str, payload: dict[str, Any]) -> None:
+        """An unconfirmed message (2.1 SEND); versions without SEND never get here."""
+        raise RpcError("MessageTypeNotSupported", f"{self.version} has no SEND messages")
+
     def _label(self, value: Any) -> str:
         return clean(value, self.limits.max_label_length) if value is not None else ""
 
@@ -119,21 +123,27 @@ class VersionHandler:
         (`finish_resync`). A station that refuses keeps its last-known state."""
         self.fleet.start_resync(self.station_id, self.clock())
         try:
-            answer = await session.call(
-                "TriggerMessage", {"requestedMessage": "StatusNotification"}
-            )
+            accepted = await self.request_resync(session)
         except (CallFailed, TimeoutError, ConnectionError, RuntimeError):
             # RuntimeError/ConnectionError: the socket closed while the CALL was being sent.
             self.fleet.abandon_resync(self.station_id)
             self.stats.resyncs["failed"] += 1
             return
-        if answer.get("status") != "Accepted":
+        if accepted is False:
             self.fleet.abandon_resync(self.station_id)
             self.stats.resyncs["rejected"] += 1
             return
-        await asyncio.sleep(self.settings.resync_window)
+        if accepted is True:
+            # The re-reports arrive as CALLs of their own, within the window.
+            await asyncio.sleep(self.settings.resync_window)
         self.finish_resync()
         self.stats.resyncs["completed"] += 1
+
+    async def request_resync(self, session: StationLink) -> bool | None:
+        """Ask the station to re-report its connectors: True when it agreed to (the reports
+        follow), False when it refused, None when the answer itself was the re-report."""
+        answer = await session.call("TriggerMessage", {"requestedMessage": "StatusNotification"})
+        return answer.get("status") == "Accepted"
 
     def finish_resync(self) -> None:
         self.fleet.finish_resync(self.station_id, self.clock())

@@ -1,4 +1,4 @@
-"""OCPP-J framing (the RPC layer shared by 1.6 and 2.0.1): parse frames, build replies, and
+"""OCPP-J framing (the RPC layer shared by 1.6, 2.0.1 and 2.1): parse frames, build replies, and
 validate payloads against the `ocpp` package's own JSON schemas.
 
 Why not the `ocpp` package's ChargePoint on the server side: it validates every message twice
@@ -67,68 +67,122 @@ class CallError:
     details: Any
 
 
-Frame = Call | CallResult | CallError
+@dataclass(frozen=True, slots=True)
+class Send:
+    """2.1 SEND (message type 6): an unconfirmed message, never answered."""
 
-# 2.0.1 (the version spelling "FormatViolation") has dedicated codes for broken RPC frames:
-# (a CALL whose structure cannot be read, an unknown message type number).
-_FRAMEWORK_ERRORS = {"FormatViolation": ("RpcFrameworkError", "MessageTypeNotSupported")}
+    unique_id: str
+    action: str
+    payload: dict[str, Any]
 
 
-def parse_frame(text: str | bytes, formation_violation: str = "FormationViolation") -> Frame:
-    """One websocket text message -> a frame, or FrameError saying why not.
+@dataclass(frozen=True, slots=True)
+class CallResultError:
+    """2.1 CALLRESULTERROR (message type 5): the peer could not process our CALLRESULT."""
 
-    `formation_violation` is the spelling of the version in use (1.6: FormationViolation,
-    2.0.1: FormatViolation)."""
+    unique_id: str
+    code: str
+    description: str
+
+
+Frame = Call | CallResult | CallError | Send | CallResultError
+
+SEND, CALLRESULTERROR = 6, 5
+
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    """How one version's OCPP-J spells and answers frames that break the RPC rules."""
+
+    #: the payload is not what the action needs (1.6 FormationViolation, 2.x FormatViolation)
+    format_violation: str
+    #: a CALL whose structure cannot be read (1.6 has no code of its own for it)
+    bad_call: str
+    #: an unknown message type number
+    bad_message_type: str
+    #: the message id a CALLERROR carries when the CALL's own id cannot be read. 2.x OCPP-J
+    #: (section 4.2.3) says "-1"; 1.6 OCPP-J only says the CallError carries the call's own id
+    #: and names no substitute, so such a frame is not answered (None).
+    unreadable_id: str | None
+    #: 2.1 adds CALLRESULTERROR (5) and SEND (6)
+    send_and_result_error: bool = False
+
+
+OCPP_J_16 = Dialect("FormationViolation", "FormationViolation", "ProtocolError", None)
+OCPP_J_201 = Dialect("FormatViolation", "RpcFrameworkError", "MessageTypeNotSupported", "-1")
+OCPP_J_21 = Dialect("FormatViolation", "RpcFrameworkError", "MessageTypeNotSupported", "-1", True)
+
+_MAX_ID = 36
+
+
+def _message_id(value: Any) -> str | None:
+    return value if isinstance(value, str) and 0 < len(value) <= _MAX_ID else None
+
+
+def parse_frame(text: str | bytes, dialect: Dialect = OCPP_J_16) -> Frame:
+    """One websocket text message -> a frame, or FrameError saying why not (and, in its
+    `unique_id`, the message id to answer with, or None when no answer is due)."""
     try:
         message = _loads(text)
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise FrameError(
-            "invalid_json", RpcError(formation_violation, "frame is not valid JSON"), None
+            "invalid_json",
+            RpcError(dialect.format_violation, "frame is not valid JSON"),
+            dialect.unreadable_id,
         ) from None
     if not isinstance(message, list) or not message:
         raise FrameError(
             "not_an_array",
-            RpcError(formation_violation, "frame is not a JSON array"),
-            None,
-        )
-    unique_id = message[1] if len(message) > 1 and isinstance(message[1], str) else None
-    if unique_id is not None and not 0 < len(unique_id) <= 36:
-        raise FrameError(
-            "bad_unique_id",
-            RpcError(formation_violation, "message id must be 1 to 36 characters"),
-            None,
+            RpcError(dialect.bad_call, "frame is not a JSON array"),
+            dialect.unreadable_id,
         )
     kind = message[0]
-    if kind == CALL:
-        if len(message) != 4 or unique_id is None or not isinstance(message[2], str):
+    raw_id = message[1] if len(message) > 1 else None
+    unique_id = _message_id(raw_id)
+    is_response = kind in (CALLRESULT, CALLERROR) or (
+        dialect.send_and_result_error and kind in (CALLRESULTERROR, SEND)
+    )
+    if unique_id is None:
+        # A response (or a SEND) is never answered; anything else, when the version says how.
+        raise FrameError(
+            "bad_unique_id",
+            RpcError(
+                dialect.bad_call,
+                f"message id must be a string of 1 to 36 characters, not {repr(raw_id)[:40]}",
+            ),
+            None if is_response else dialect.unreadable_id,
+        )
+    if kind in (CALL, SEND) and (kind == CALL or dialect.send_and_result_error):
+        if len(message) != 4 or not isinstance(message[2], str):
             raise FrameError(
                 "bad_call",
-                RpcError(
-                    _FRAMEWORK_ERRORS.get(formation_violation, (formation_violation, ""))[0],
-                    "a CALL is [2, messageId, action, payload]",
-                ),
-                unique_id,
+                RpcError(dialect.bad_call, "a CALL is [2, messageId, action, payload]"),
+                unique_id if kind == CALL else None,
             )
         if not isinstance(message[3], dict):
             raise FrameError(
                 "bad_payload",
-                RpcError(formation_violation, "the CALL payload must be a JSON object"),
-                unique_id,
+                RpcError(dialect.format_violation, "the payload must be a JSON object"),
+                unique_id if kind == CALL else None,
             )
+        if kind == SEND:
+            return Send(unique_id, message[2], message[3])
         return Call(unique_id, message[2], message[3])
-    if kind == CALLRESULT and len(message) == 3 and unique_id is not None:
+    if kind == CALLRESULT and len(message) == 3:
         payload = message[2]
         return CallResult(unique_id, payload if isinstance(payload, dict) else {})
-    if kind == CALLERROR and len(message) >= 4 and unique_id is not None:
+    if kind == CALLERROR and len(message) >= 4:
         details = message[4] if len(message) > 4 else {}
         return CallError(unique_id, str(message[2]), str(message[3]), details)
+    if kind == CALLRESULTERROR and dialect.send_and_result_error and len(message) >= 4:
+        return CallResultError(unique_id, str(message[2]), str(message[3]))
     raise FrameError(
         "bad_message_type",
         RpcError(
-            _FRAMEWORK_ERRORS.get(formation_violation, ("", "ProtocolError"))[1],
+            dialect.bad_message_type,
             f"unknown or malformed message type {repr(kind)[:40]}",
         ),
-        unique_id,
+        None if is_response else unique_id,
     )
 
 

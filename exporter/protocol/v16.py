@@ -13,11 +13,12 @@ from exporter.knowledge.ocpp_enums import (
 )
 from exporter.protocol import code_schemes
 from exporter.protocol.handler import Route, VersionHandler, now_iso
-from exporter.protocol.rpc import RpcError, Schemas
+from exporter.protocol.rpc import OCPP_J_16, RpcError, Schemas
 from exporter.state.fleet import ActiveError, StationInfo
 
 VERSION = "1.6"
 SUBPROTOCOL = "ocpp1.6"
+DIALECT = OCPP_J_16
 ERROR_CODES = frozenset(OCPP16_ERROR_CODES)
 STATUSES = frozenset(OCPP16_STATUSES)
 
@@ -44,7 +45,7 @@ def _relax_status_notification(schema: dict[str, Any]) -> None:
 SCHEMAS = Schemas(
     "v16",
     relax={"StatusNotification": _relax_status_notification},
-    format_error="FormationViolation",
+    format_error=DIALECT.format_violation,
     occurrence_error="OccurenceConstraintViolation",
 )
 

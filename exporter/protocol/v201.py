@@ -11,8 +11,8 @@ from typing import Any
 
 from exporter.knowledge.ocpp_enums import OCPP201_STATUSES, UNKNOWN, UNKNOWN_STATUS
 from exporter.protocol import code_schemes, v201_events
-from exporter.protocol.handler import Route, VersionHandler, now_iso
-from exporter.protocol.rpc import RpcError, Schemas, resolved
+from exporter.protocol.handler import Route, StationLink, VersionHandler, now_iso
+from exporter.protocol.rpc import OCPP_J_201, RpcError, Schemas, resolved
 from exporter.protocol.untrusted import clean
 from exporter.state.fleet import ActiveError, StationInfo
 
@@ -20,7 +20,8 @@ log = logging.getLogger("exporter.ocpp")
 
 VERSION = "2.0.1"
 SUBPROTOCOL = "ocpp2.0.1"
-FORMAT_VIOLATION = "FormatViolation"
+DIALECT = OCPP_J_201
+FORMAT_VIOLATION = DIALECT.format_violation
 STATUSES = frozenset(OCPP201_STATUSES)
 STATION_CONNECTOR = "0"
 #: The source a Faulted status without a reported cause raises `Unknown` under.
@@ -30,6 +31,11 @@ FAULTED_SOURCE = "connectorstatus.faulted"
 MAX_SECURITY_EVENT_TYPES = 64
 #: Distinct problems (component/variable sources) held per connector; more are counted, not kept.
 MAX_PROBLEMS_PER_CONNECTOR = 32
+#: How a station reports connector statuses (fleet `status_via`).
+VIA_STATUS_NOTIFICATION = "StatusNotification"
+VIA_AVAILABILITY_STATE = v201_events.AVAILABILITY_STATE
+#: Connectors asked for in one GetVariables re-sync (stations bound items per message).
+MAX_RESYNC_VARIABLES = 64
 
 #: Every 2.0.1 action (both directions): one the exporter does not route is NotSupported, a
 #: name outside 2.0.1 NotImplemented.
@@ -40,13 +46,13 @@ KNOWN_ACTIONS = frozenset(
 )
 
 
-def _relax_status_notification(schema: dict[str, Any]) -> None:
+def relax_status_notification(schema: dict[str, Any]) -> None:
     # A status outside the enum is still a report about the connector: record it as Unknown.
     # (connectorStatus is a $ref to ConnectorStatusEnumType, used by nothing else here.)
     del resolved(schema, schema["properties"]["connectorStatus"])["enum"]
 
 
-def _relax_notify_event(schema: dict[str, Any]) -> None:
+def relax_notify_event(schema: dict[str, Any]) -> None:
     # An over-long actualValue or techInfo still describes a fault: keep it (truncated).
     props = schema["definitions"]["EventDataType"]["properties"]
     for name in ("actualValue", "techCode", "techInfo"):
@@ -57,12 +63,29 @@ SCHEMAS = Schemas(
     "v201",
     suffix="Request",
     relax={
-        "StatusNotification": _relax_status_notification,
-        "NotifyEvent": _relax_notify_event,
+        "StatusNotification": relax_status_notification,
+        "NotifyEvent": relax_notify_event,
     },
     format_error=FORMAT_VIOLATION,
     occurrence_error="OccurrenceConstraintViolation",
 )
+
+
+def availability_variable(label: str) -> dict[str, Any]:
+    """The GetVariables item asking for the AvailabilityState behind a `connector` label: the
+    inverse of `connector_label` ("0" is the ChargingStation, "2" connector 1 of EVSE 2)."""
+    variable = {"name": v201_events.AVAILABILITY_STATE}
+    if label == STATION_CONNECTOR:
+        return {"component": {"name": "ChargingStation"}, "variable": variable}
+    evse, _, connector = label.partition("/")
+    component = {"name": "Connector", "evse": {"id": int(evse), "connectorId": int(connector or 1)}}
+    return {"component": component, "variable": variable}
+
+
+def component_key(component: dict[str, Any]) -> tuple[str, Any, Any]:
+    evse = component.get("evse")
+    evse = evse if isinstance(evse, dict) else {}
+    return (str(component.get("name", "")).lower(), evse.get("id"), evse.get("connectorId"))
 
 
 def connector_label(evse_id: int | None, connector_id: int | None = None) -> str:
@@ -133,7 +156,7 @@ class V201Handler(VersionHandler):
             model=self._label(station.get("model")),
             firmware_version=self._label(station.get("firmwareVersion")),
             serial_number=self._label(station.get("serialNumber")),
-            ocpp_version=VERSION,
+            ocpp_version=self.version,
         )
         self.fleet.boot(self.station_id, info, now)
         return {
@@ -150,7 +173,13 @@ class V201Handler(VersionHandler):
         if status not in STATUSES:
             self.stats.schema_violations["StatusNotification", "connectorStatus"] += 1
             status = UNKNOWN_STATUS
-        self.fleet.report_connector_status(self.station_id, connector, status, now)
+        self._report_status(connector, status, now, VIA_STATUS_NOTIFICATION)
+        return {}
+
+    def _report_status(self, connector: str, status: str, now: float, via: str) -> None:
+        """A connector status, from a StatusNotification or an AvailabilityState: the same
+        labels, the same Faulted-without-cause rule."""
+        self.fleet.report_connector_status(self.station_id, connector, status, now, via)
         state = self.fleet.stations[self.station_id].connectors[connector]
         if status != "Faulted":
             self.fleet.clear_from(self.station_id, connector, FAULTED_SOURCE)
@@ -168,7 +197,6 @@ class V201Handler(VersionHandler):
                 ),
                 now,
             )
-        return {}
 
     def _notify_event(self, payload: dict[str, Any], now: float) -> dict[str, Any]:
         for event in payload["eventData"]:
@@ -181,6 +209,9 @@ class V201Handler(VersionHandler):
             self.stats.events_ignored[outcome.reason] += 1
             return
         connector = self._connector(event["component"].get("evse"))
+        if outcome.verdict == "status":
+            self._availability_state(connector, outcome.status, now)
+            return
         recognised = code_schemes.recognise_v201(
             self.codes,
             str(event.get("techCode", "")),
@@ -221,7 +252,14 @@ class V201Handler(VersionHandler):
             error.scheme = recognised.scheme
             error.codes = tuple(self._label(c) for c in recognised.codes)
             error.readings = tuple(self._label(r) for r in recognised.readings)
+        error.severity = v201_events.notification_severity(error.code, event)
         self.fleet.raise_from(self.station_id, connector, source, error, now)
+
+    def _availability_state(self, connector: str, value: str, now: float) -> None:
+        status = value if value in STATUSES else UNKNOWN_STATUS
+        if status != value:
+            self.stats.schema_violations["NotifyEvent", v201_events.AVAILABILITY_STATE] += 1
+        self._report_status(connector, status, now, VIA_AVAILABILITY_STATE)
 
     def _authorize(self, payload: dict[str, Any], now: float) -> dict[str, Any]:
         # Authorization belongs to the CSMS; as a monitoring endpoint we never block charging.
@@ -250,6 +288,38 @@ class V201Handler(VersionHandler):
         return {}
 
     # -- after connect ----------------------------------------------------------------
+
+    async def request_resync(self, session: StationLink) -> bool | None:
+        """A station that reports statuses as AvailabilityState events is asked for the
+        variable's current value on each connector it has (GetVariables: TriggerMessage has no
+        message that makes a station send NotifyEvent); the answer is the re-report. Any other
+        station gets the TriggerMessage(StatusNotification) of 1.6."""
+        station = self.fleet.get(self.station_id)
+        if station is None:
+            return await super().request_resync(session)
+        labels = sorted(station.connectors)[:MAX_RESYNC_VARIABLES]
+        if station.status_via != VIA_AVAILABILITY_STATE or not labels:
+            return await super().request_resync(session)
+        asked = [availability_variable(label) for label in labels]
+        answer = await session.call("GetVariables", {"getVariableData": asked})
+        results = answer.get("getVariableResult")
+        if not isinstance(results, list):
+            return False
+        now = self.clock()
+        by_component = {
+            component_key(item["component"]): label
+            for item, label in zip(asked, labels, strict=True)
+        }
+        for result in results:
+            if not isinstance(result, dict) or result.get("attributeStatus") != "Accepted":
+                continue
+            value, component = result.get("attributeValue"), result.get("component")
+            label = (
+                by_component.get(component_key(component)) if isinstance(component, dict) else None
+            )
+            if isinstance(value, str) and label is not None:
+                self._availability_state(label, value, now)
+        return None
 
     def finish_resync(self) -> None:
         # NotifyEvent problems are not re-reported by a StatusNotification, so they stay until

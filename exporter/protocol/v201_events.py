@@ -49,7 +49,15 @@ _UNDER_HINTS = ("under", "low", "min")
 _TRUE = frozenset({"true", "1", "on"})
 _FALSE = frozenset({"false", "0", "off"})
 
-Verdict = Literal["raise", "clear", "ignore"]
+#: The device-model variable that carries a component's availability (2.0.1 and 2.1); on the
+#: `Connector` component its value is what StatusNotification's `connectorStatus` would say.
+AVAILABILITY_STATE = "AvailabilityState"
+#: Components whose AvailabilityState is a connector status of their own label: a `Connector`
+#: (its EVSE's label) and the `ChargingStation` (label "0"). An EVSE's AvailabilityState is not
+#: used: it sums up its connectors, and its label is that of its first connector.
+STATUS_COMPONENTS = ("Connector", "ChargingStation")
+
+Verdict = Literal["raise", "clear", "ignore", "status"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +66,8 @@ class Outcome:
     code: str = ""
     # why an event was ignored, for the exporter's own counters
     reason: str = ""
+    # verdict "status": the connector status the event reports
+    status: str = ""
 
 
 def _lookup(table: tuple[tuple[tuple[str, ...], str], ...], name: str) -> str | None:
@@ -82,7 +92,13 @@ def _direction(event: dict[str, Any]) -> str:
 
 
 def classify(event: dict[str, Any]) -> Outcome:
-    """One schema-valid EventDataType -> raise (with code), clear, or ignore (with reason)."""
+    """One schema-valid EventDataType -> raise (with code), clear, ignore (with reason), or a
+    connector status report (AvailabilityState)."""
+    if event["variable"]["name"].lower() == AVAILABILITY_STATE.lower():
+        if event["component"]["name"].lower() in (c.lower() for c in STATUS_COMPONENTS):
+            # Whatever the trigger: Delta (it changed), Periodic or a report, it is the state.
+            return Outcome("status", status=str(event["actualValue"]))
+        return Outcome("ignore", reason="evse_availability_state")
     if event.get("cleared") is True:
         return Outcome("clear")
     trigger = event["trigger"]
@@ -135,3 +151,24 @@ def describe(component: dict[str, Any], variable: dict[str, Any]) -> str:
         return f"{part['name']}[{instance}]" if instance else str(part["name"])
 
     return f"{name(component)}.{name(variable)}"
+
+
+#: OCPP 2.x monitor and event severity (Part 2 "Severity levels": 0 Danger, 1 Hardware Failure,
+#: 2 System Failure, 3 Critical | 4 Error, 5 Alert, 6 Warning | 7 Notice, 8 Informational,
+#: 9 Debug) -> notification severity, as (highest level of the band, severity).
+EVENT_SEVERITIES: tuple[tuple[int, str], ...] = ((3, "critical"), (6, "warning"), (9, "info"))
+#: Codes whose catalog severity is only a default: they say "something" (a component's
+#: problem, a variable alerting) without saying how bad it is, so the event's severity decides.
+SEVERITY_FROM_EVENT = (OTHER, UNKNOWN)
+
+
+def notification_severity(code: str, event: dict[str, Any]) -> str:
+    """The severity a raised problem's notification gets from its 2.1 event: '' when the code
+    fixes it (or the event carries no usable severity), so the catalog's applies."""
+    level = event.get("severity")
+    if code not in SEVERITY_FROM_EVENT or not isinstance(level, int) or isinstance(level, bool):
+        return ""
+    for highest, severity in EVENT_SEVERITIES:
+        if 0 <= level <= highest:
+            return severity
+    return ""

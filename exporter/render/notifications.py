@@ -74,6 +74,9 @@ def fleet_notifications(fleet: Fleet, catalog: Catalog) -> Iterable[Notification
             )
         for connector, error in station.active_errors():
             entry = catalog.error(error.code)
+            if error.severity and error.severity != entry.severity:
+                # The station said how bad a problem is that the code alone does not tell.
+                entry = replace(entry, severity=error.severity)
             raw = (
                 ("vendor_id", error.vendor_id),
                 ("vendor_error_code", error.vendor_error_code),

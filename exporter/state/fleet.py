@@ -48,6 +48,9 @@ class ActiveError:
     scheme: str = ""
     codes: tuple[str, ...] = ()
     readings: tuple[str, ...] = ()
+    # The notification severity the station gave (2.1 event severity) where the code leaves it
+    # open; "" means the catalog's severity for the code.
+    severity: str = ""
 
     def __post_init__(self) -> None:
         # The state store hands lists back from JSON.
@@ -103,6 +106,9 @@ class Station:
     # the end of the re-sync after a connect. A connector not re-reported by then has no error
     # here, whatever another replica remembers from before.
     synced_at: float = 0.0
+    # 2.x: how the station reports connector statuses (StatusNotification, or AvailabilityState
+    # device-model events), so that the re-sync after a reconnect asks for what it uses.
+    status_via: str = ""
     # Relay mode: the CSMS's answer to the last BootNotification (Accepted, Pending, Rejected).
     registration_status: str = ""
 
@@ -324,11 +330,15 @@ class Fleet:
             _drop_raised_while_faulted(connector)
 
     def report_connector_status(
-        self, station_id: str, connector_id: str, status: str, now: float
+        self, station_id: str, connector_id: str, status: str, now: float, via: str = ""
     ) -> None:
-        """A status without error semantics (2.0.1): errors are managed by raise/clear, except
-        that scheme codes raised while Faulted go when the connector leaves Faulted."""
-        connector = self._change(station_id).connector(connector_id, now)
+        """A status without error semantics (2.x): errors are managed by raise/clear, except
+        that scheme codes raised while Faulted go when the connector leaves Faulted. `via` names
+        the message that carried it (kept for the next re-sync)."""
+        station = self._change(station_id)
+        if via:
+            station.status_via = via
+        connector = station.connector(connector_id, now)
         _set_status(connector, status, now)
         if status != FAULTED:
             _drop_raised_while_faulted(connector)

@@ -465,7 +465,9 @@ async def test_16_keeps_its_own_error_spellings(exporter):
     [
         (("ocpp2.0.1", "ocpp1.6"), "ocpp2.0.1", "2.0.1"),
         (("ocpp1.6", "ocpp2.0.1"), "ocpp1.6", "1.6"),
-        (("ocpp2.1", "ocpp2.0.1"), "ocpp2.0.1", "2.0.1"),
+        (("ocpp2.1", "ocpp2.0.1"), "ocpp2.1", "2.1"),
+        (("ocpp2.0.1", "ocpp2.1", "ocpp1.6"), "ocpp2.0.1", "2.0.1"),
+        (("ocpp3.0", "ocpp1.6", "ocpp2.1"), "ocpp1.6", "1.6"),
     ],
 )
 async def test_the_client_order_of_preference_picks_the_version(exporter, offered, chosen, version):
@@ -484,7 +486,7 @@ async def test_the_client_order_of_preference_picks_the_version(exporter, offere
                 "BootNotification",
                 {"reason": "PowerUp", "chargingStation": {"vendorName": "v", "model": "m"}},
             ],
-        }[version]
+        }[version if version == "1.6" else "2.0.1"]
         answer = await _rpc(ws, boot)
         assert answer[0] == 3 and answer[2]["status"] == "Accepted"
     info = samples(await exporter.scrape(), "ocpp_station_info", station="CS-PICK")

@@ -1,6 +1,7 @@
-"""OCPP-J framing without a socket: which frames parse, which CALLERROR a broken one gets (in
-the 1.6 and the 2.0.1 spelling), how replies are written, and the schema error codes. The
-integration layer (tests/integration/test_bad_input.py) checks the same answers on the wire."""
+"""OCPP-J framing without a socket: which frames parse, which CALLERROR a broken one gets (as
+each version's OCPP-J says: 1.6, 2.0.1, 2.1), how replies are written, and the schema error
+codes. The integration layer (tests/integration/test_bad_input.py, test_ocpp21.py) checks the
+same answers on the wire."""
 
 from __future__ import annotations
 
@@ -8,13 +9,18 @@ import json
 
 import pytest
 
-from exporter.protocol import v16, v201
+from exporter.protocol import v16, v21, v201
 from exporter.protocol.rpc import (
+    OCPP_J_16,
+    OCPP_J_21,
+    OCPP_J_201,
     Call,
     CallError,
     CallResult,
+    CallResultError,
     FrameError,
     RpcError,
+    Send,
     call,
     call_error,
     call_result,
@@ -22,6 +28,7 @@ from exporter.protocol.rpc import (
 )
 
 V16, V201 = "FormationViolation", "FormatViolation"
+TWO_X = [OCPP_J_201, OCPP_J_21]
 
 
 def test_the_three_message_types_parse() -> None:
@@ -47,35 +54,44 @@ def test_a_message_id_of_36_characters_is_the_longest_accepted() -> None:
         parse_frame('[2,"","Heartbeat",{}]')
 
 
-# (frame, reason, 1.6 code, 2.0.1 code, message id a CALLERROR can be sent to)
+# (frame, reason, 1.6 code, 2.x code, message id the CALLERROR goes to in 1.6 and in 2.x).
+# 2.x OCPP-J 4.2.3: when the message id cannot be read, the CALLERROR carries "-1"; 1.6 OCPP-J
+# names no substitute for the call's own id, so there is no answer. A response is never
+# answered with a CALLERROR (CALLERROR answers a CALL).
 BROKEN = [
-    ("{not json", "invalid_json", V16, V201, None),
-    ('"\\ud800', "invalid_json", V16, V201, None),
-    ('{"a": 1}', "not_an_array", V16, V201, None),
-    ("[]", "not_an_array", V16, V201, None),
-    ('[2, 5, "Heartbeat", {}]', "bad_call", V16, "RpcFrameworkError", None),
-    ('[2, "m1", "Heartbeat"]', "bad_call", V16, "RpcFrameworkError", "m1"),
-    ('[2, "m2", 7, {}]', "bad_call", V16, "RpcFrameworkError", "m2"),
-    ('[2, "m3", "Heartbeat", []]', "bad_payload", V16, V201, "m3"),
-    ('[7, "m4", {}]', "bad_message_type", "ProtocolError", "MessageTypeNotSupported", "m4"),
-    ('[3, "m5"]', "bad_message_type", "ProtocolError", "MessageTypeNotSupported", "m5"),
+    ("{not json", "invalid_json", V16, V201, None, "-1"),
+    ('"\\ud800', "invalid_json", V16, V201, None, "-1"),
+    ('{"a": 1}', "not_an_array", V16, "RpcFrameworkError", None, "-1"),
+    ("[]", "not_an_array", V16, "RpcFrameworkError", None, "-1"),
+    ('[2, 5, "Heartbeat", {}]', "bad_unique_id", V16, "RpcFrameworkError", None, "-1"),
+    ('[2, "m1", "Heartbeat"]', "bad_call", V16, "RpcFrameworkError", "m1", "m1"),
+    ('[2, "m2", 7, {}]', "bad_call", V16, "RpcFrameworkError", "m2", "m2"),
+    ('[2, "m3", "Heartbeat", []]', "bad_payload", V16, V201, "m3", "m3"),
+    ('[7, "m4", {}]', "bad_message_type", "ProtocolError", "MessageTypeNotSupported", "m4", "m4"),
+    ('[3, "m5"]', "bad_message_type", "ProtocolError", "MessageTypeNotSupported", None, None),
     (
         '[4, "m6", "GenericError"]',
         "bad_message_type",
         "ProtocolError",
         "MessageTypeNotSupported",
-        "m6",
+        None,
+        None,
     ),
+    ("[3, 5, {}]", "bad_unique_id", V16, "RpcFrameworkError", None, None),
 ]
 
 
-@pytest.mark.parametrize(("frame", "reason", "code16", "code201", "unique_id"), BROKEN)
+@pytest.mark.parametrize(("frame", "reason", "code16", "code2x", "id16", "id2x"), BROKEN)
 def test_a_broken_frame_says_why_and_which_error_code_answers_it(
-    frame: str, reason: str, code16: str, code201: str, unique_id: str | None
+    frame: str, reason: str, code16: str, code2x: str, id16: str | None, id2x: str | None
 ) -> None:
-    for spelling, code in ((V16, code16), (V201, code201)):
+    for dialect, code, unique_id in (
+        (OCPP_J_16, code16, id16),
+        (OCPP_J_201, code2x, id2x),
+        (OCPP_J_21, code2x, id2x),
+    ):
         with pytest.raises(FrameError) as refused:
-            parse_frame(frame, formation_violation=spelling)
+            parse_frame(frame, dialect)
         assert refused.value.reason == reason
         assert refused.value.error.code == code
         assert refused.value.unique_id == unique_id
@@ -155,3 +171,110 @@ def test_201_schema_violations_get_the_201_codes(payload, code) -> None:
     with pytest.raises(RpcError) as refused:
         v201.SCHEMAS.validate("BootNotification", payload)
     assert refused.value.code == code
+
+
+def refusal(text: str, dialect) -> FrameError:
+    with pytest.raises(FrameError) as caught:
+        parse_frame(text, dialect)
+    return caught.value
+
+
+@pytest.mark.parametrize("dialect", TWO_X)
+@pytest.mark.parametrize(
+    "text",
+    [
+        json.dumps([2, 42, "Heartbeat", {}]),  # the id is not a string
+        json.dumps([2, None, "Heartbeat", {}]),
+        json.dumps([2, "", "Heartbeat", {}]),
+        json.dumps([2, "x" * 37, "Heartbeat", {}]),  # longer than string[36]
+        json.dumps([2]),
+    ],
+)
+def test_2x_answers_a_call_whose_message_id_cannot_be_read_with_minus_one(dialect, text):
+    error = refusal(text, dialect)
+    assert (error.unique_id, error.error.code) == ("-1", "RpcFrameworkError")
+
+
+@pytest.mark.parametrize("dialect", TWO_X)
+def test_2x_answers_unreadable_json_and_non_arrays_with_minus_one(dialect):
+    assert (refusal("[2, oops", dialect).unique_id, refusal("[2, oops", dialect).error.code) == (
+        "-1",
+        "FormatViolation",
+    )
+    error = refusal(json.dumps({"id": "x"}), dialect)
+    assert (error.unique_id, error.error.code) == ("-1", "RpcFrameworkError")
+
+
+@pytest.mark.parametrize("dialect", TWO_X)
+@pytest.mark.parametrize("kind", [3, 4])
+def test_a_response_with_an_unreadable_id_is_never_answered(dialect, kind):
+    assert refusal(json.dumps([kind, 42, {}]), dialect).unique_id is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [json.dumps([2, 42, "Heartbeat", {}]), "[2, oops", json.dumps({"id": "x"})],
+)
+def test_16_has_no_substitute_id_so_leaves_it_unanswered(text):
+    assert refusal(text, OCPP_J_16).unique_id is None
+
+
+def test_the_16_spellings_stay():
+    assert refusal(json.dumps([2, "a", "Heartbeat"]), OCPP_J_16).error.code == "FormationViolation"
+    assert refusal(json.dumps([7, "a", {}]), OCPP_J_16).error.code == "ProtocolError"
+    assert refusal(json.dumps([7, "a", {}]), OCPP_J_201).error.code == "MessageTypeNotSupported"
+
+
+def test_21_reads_send_and_callresulterror():
+    assert parse_frame(json.dumps([6, "s1", "NotifyPeriodicEventStream", {}]), OCPP_J_21) == Send(
+        "s1", "NotifyPeriodicEventStream", {}
+    )
+    assert parse_frame(
+        json.dumps([5, "r1", "FormatViolation", "bad", {}]), OCPP_J_21
+    ) == CallResultError("r1", "FormatViolation", "bad")
+    # A broken SEND is never answered, not even with "-1".
+    assert (
+        refusal(json.dumps([6, 42, "NotifyPeriodicEventStream", {}]), OCPP_J_21).unique_id is None
+    )
+    assert (
+        refusal(json.dumps([6, "s2", "NotifyPeriodicEventStream", []]), OCPP_J_21).unique_id is None
+    )
+
+
+@pytest.mark.parametrize("dialect", [OCPP_J_16, OCPP_J_201])
+def test_before_21_send_is_an_unsupported_message_type(dialect):
+    error = refusal(json.dumps([6, "s1", "NotifyPeriodicEventStream", {}]), dialect)
+    assert error.unique_id == "s1"
+    assert error.error.code == dialect.bad_message_type
+
+
+@pytest.mark.parametrize("dialect", [OCPP_J_16, OCPP_J_201, OCPP_J_21])
+def test_well_formed_frames_parse_alike(dialect):
+    assert parse_frame('[2,"c","Heartbeat",{}]', dialect) == Call("c", "Heartbeat", {})
+    assert parse_frame('[3,"c",{"a":1}]', dialect) == CallResult("c", {"a": 1})
+    assert parse_frame('[4,"c","NotSupported","x",{}]', dialect) == CallError(
+        "c", "NotSupported", "x", {}
+    )
+
+
+def test_21_schemas_are_relaxed_like_201():
+    status = {"timestamp": "t", "connectorStatus": "Charging", "evseId": 1, "connectorId": 1}
+    v21.SCHEMAS.validate("StatusNotification", status)
+    event = {
+        "eventId": 1,
+        "timestamp": "t",
+        "trigger": "Alerting",
+        "actualValue": "x" * 3000,
+        "techInfo": "y" * 600,
+        "eventNotificationType": "HardWiredMonitor",
+        "component": {"name": "RCD"},
+        "variable": {"name": "Tripped"},
+        "severity": 2,
+    }
+    v21.SCHEMAS.validate("NotifyEvent", {"generatedAt": "t", "seqNo": 0, "eventData": [event]})
+
+
+def test_21_knows_its_sends_apart_from_its_calls():
+    assert {"NotifyPeriodicEventStream"} == v21.SEND_ACTIONS
+    assert "NotifyPeriodicEventStream" not in v21.KNOWN_ACTIONS
+    assert {"BatterySwap", "NotifySettlement", "StatusNotification"} <= v21.KNOWN_ACTIONS
