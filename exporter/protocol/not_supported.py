@@ -25,6 +25,12 @@ NOT_SUPPORTED: Mapping[str, str] = {
     "GetCertificateStatus": "a monitoring endpoint checks no certificate status",
     # 2.0.1 K15-K17: Accepted would promise a charging schedule (SetChargingProfile) to follow.
     "NotifyEVChargingNeeds": "a monitoring endpoint computes no charging schedule",
+    # 2.1: the OCSP status of a whole certificate chain, again from the CSMS/V2G PKI.
+    "GetCertificateChainStatus": "a monitoring endpoint checks no certificate status",
+    # 2.1 dynamic charging: the station asks the CSMS for the schedule's next values.
+    "PullDynamicScheduleUpdate": "a monitoring endpoint computes no charging schedule",
+    # 2.1 ad-hoc payment: the station asks the CSMS to validate a driver's VAT number.
+    "VatNumberValidation": "a monitoring endpoint validates no VAT numbers",
 }
 
 

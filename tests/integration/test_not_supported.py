@@ -1,5 +1,5 @@
 """Which station-initiated actions get NotSupported: exactly the ones docs/ocpp-actions.md lists,
-the same in 1.6 and 2.0.1, over real websockets; every other action a station may send is
+the same in 1.6, 2.0.1 and 2.1, over real websockets; every other action a station may send is
 answered (a CALLRESULT, or a schema error for the empty payload sent here, never NotSupported)."""
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ import websockets
 ROOT = Path(__file__).resolve().parents[2]
 
 #: The actions a station sends, per version, from the specifications (1.6 edition 2 with the
-#: security whitepaper; 2.0.1 part 2), written out here rather than read from the exporter.
+#: security whitepaper; 2.0.1 part 2; 2.1 part 2), written out here rather than read from the
+#: exporter.
 STATION_ACTIONS = {
     "ocpp1.6": [
         "Authorize",
@@ -59,7 +60,23 @@ STATION_ACTIONS = {
         "TransactionEvent",
     ],
 }
-VERSION_OF = {"ocpp1.6": "1.6", "ocpp2.0.1": "2.0.1"}
+STATION_ACTIONS["ocpp2.1"] = sorted(
+    [
+        *STATION_ACTIONS["ocpp2.0.1"],
+        "BatterySwap",
+        "ClosePeriodicEventStream",
+        "GetCertificateChainStatus",
+        "NotifyDERAlarm",
+        "NotifyDERStartStop",
+        "NotifyPriorityCharging",
+        "NotifySettlement",
+        "OpenPeriodicEventStream",
+        "PullDynamicScheduleUpdate",
+        "ReportDERControl",
+        "VatNumberValidation",
+    ]
+)
+VERSION_OF = {"ocpp1.6": "1.6", "ocpp2.0.1": "2.0.1", "ocpp2.1": "2.1"}
 
 
 def documented() -> dict[str, set[str]]:
@@ -68,7 +85,7 @@ def documented() -> dict[str, set[str]]:
     section = text.split("## Answered with `NotSupported`", 1)[1].split("\n## ", 1)[0]
     out: dict[str, set[str]] = {}
     for action, versions in re.findall(r"^\| `(\w+)` \| ([^|]+) \|", section, re.M):
-        out[action] = set(re.findall(r"\b(1\.6|2\.0\.1)\b", versions))
+        out[action] = set(re.findall(r"\b(1\.6|2\.0\.1|2\.1)\b", versions))
     return out
 
 
