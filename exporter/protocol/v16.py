@@ -55,21 +55,22 @@ class V16Handler(VersionHandler):
     schemas = SCHEMAS
     known_actions = KNOWN_ACTIONS
 
-    def routes(self) -> dict[str, Route]:
+    @classmethod
+    def routes(cls) -> dict[str, Route]:
         return {
-            "BootNotification": self._boot_notification,
-            "Heartbeat": self._heartbeat,
-            "StatusNotification": self._status_notification,
-            "Authorize": self._accept_id_tag,
-            "StartTransaction": self._start_transaction,
-            "StopTransaction": self._accept_id_tag,
-            "MeterValues": self._empty,
-            "DataTransfer": self._data_transfer,
-            "DiagnosticsStatusNotification": self._empty,
-            "FirmwareStatusNotification": self._firmware_status,
-            "SignedFirmwareStatusNotification": self._firmware_status,
-            "SecurityEventNotification": self._empty,
-            "LogStatusNotification": self._empty,
+            "BootNotification": cls._boot_notification,
+            "Heartbeat": cls._heartbeat,
+            "StatusNotification": cls._status_notification,
+            "Authorize": cls._accept_id_tag,
+            "StartTransaction": cls._start_transaction,
+            "StopTransaction": cls._accept_id_tag,
+            "MeterValues": cls._empty,
+            "DataTransfer": cls._data_transfer,
+            "DiagnosticsStatusNotification": cls._empty,
+            "FirmwareStatusNotification": cls._firmware_status,
+            "SignedFirmwareStatusNotification": cls._firmware_status,
+            "SecurityEventNotification": cls._empty,
+            "LogStatusNotification": cls._empty,
         }
 
     # -- handlers ---------------------------------------------------------------------

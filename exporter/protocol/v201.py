@@ -104,29 +104,30 @@ class V201Handler(VersionHandler):
     schemas = SCHEMAS
     known_actions = KNOWN_ACTIONS
 
-    def routes(self) -> dict[str, Route]:
+    @classmethod
+    def routes(cls) -> dict[str, Route]:
         return {
-            "BootNotification": self._boot_notification,
-            "Heartbeat": self._heartbeat,
-            "StatusNotification": self._status_notification,
-            "NotifyEvent": self._notify_event,
-            "Authorize": self._authorize,
-            "TransactionEvent": self._transaction_event,
-            "MeterValues": self._empty,
-            "FirmwareStatusNotification": self._firmware_status,
-            "SecurityEventNotification": self._security_event,
-            "DataTransfer": self._data_transfer,
-            "LogStatusNotification": self._empty,
-            "PublishFirmwareStatusNotification": self._empty,
-            "NotifyReport": self._empty,
-            "NotifyMonitoringReport": self._empty,
-            "NotifyChargingLimit": self._empty,
-            "ClearedChargingLimit": self._empty,
-            "NotifyCustomerInformation": self._empty,
-            "NotifyDisplayMessages": self._empty,
-            "ReportChargingProfiles": self._empty,
-            "ReservationStatusUpdate": self._empty,
-            "NotifyEVChargingSchedule": self._accepted,
+            "BootNotification": cls._boot_notification,
+            "Heartbeat": cls._heartbeat,
+            "StatusNotification": cls._status_notification,
+            "NotifyEvent": cls._notify_event,
+            "Authorize": cls._authorize,
+            "TransactionEvent": cls._transaction_event,
+            "MeterValues": cls._empty,
+            "FirmwareStatusNotification": cls._firmware_status,
+            "SecurityEventNotification": cls._security_event,
+            "DataTransfer": cls._data_transfer,
+            "LogStatusNotification": cls._empty,
+            "PublishFirmwareStatusNotification": cls._empty,
+            "NotifyReport": cls._empty,
+            "NotifyMonitoringReport": cls._empty,
+            "NotifyChargingLimit": cls._empty,
+            "ClearedChargingLimit": cls._empty,
+            "NotifyCustomerInformation": cls._empty,
+            "NotifyDisplayMessages": cls._empty,
+            "ReportChargingProfiles": cls._empty,
+            "ReservationStatusUpdate": cls._empty,
+            "NotifyEVChargingSchedule": cls._accepted,
         }
 
     def _connector(self, evse: dict[str, Any] | None) -> str:

@@ -55,18 +55,19 @@ class V21Handler(V201Handler):
     schemas = SCHEMAS
     known_actions = KNOWN_ACTIONS | SEND_ACTIONS
 
-    def routes(self) -> dict[str, Route]:
+    @classmethod
+    def routes(cls) -> dict[str, Route]:
         return {
             **super().routes(),
             # New in 2.1, carrying nothing the exporter shows: acknowledged.
-            "BatterySwap": self._empty,
-            "NotifyPriorityCharging": self._empty,
-            "NotifySettlement": self._empty,
-            "NotifyDERAlarm": self._empty,
-            "NotifyDERStartStop": self._empty,
-            "ReportDERControl": self._empty,
-            "ClosePeriodicEventStream": self._empty,
-            "OpenPeriodicEventStream": self._no_stream,
+            "BatterySwap": cls._empty,
+            "NotifyPriorityCharging": cls._empty,
+            "NotifySettlement": cls._empty,
+            "NotifyDERAlarm": cls._empty,
+            "NotifyDERStartStop": cls._empty,
+            "ReportDERControl": cls._empty,
+            "ClosePeriodicEventStream": cls._empty,
+            "OpenPeriodicEventStream": cls._no_stream,
         }
 
     def _no_stream(self, payload: dict[str, Any], now: float) -> dict[str, Any]:

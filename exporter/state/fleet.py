@@ -35,7 +35,7 @@ class FleetFull(Exception):
     """Tracking one more station would exceed the configured bound on stations."""
 
 
-@dataclass
+@dataclass(slots=True)
 class ActiveError:
     code: str
     since: float
@@ -58,7 +58,7 @@ class ActiveError:
         self.readings = tuple(self.readings) + ("",) * (len(self.codes) - len(self.readings))
 
 
-@dataclass
+@dataclass(slots=True)
 class Connector:
     id: str
     status: str = ""
@@ -75,7 +75,7 @@ class Connector:
     sources: dict[str, ActiveError] = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(slots=True)
 class StationInfo:
     vendor: str = ""
     model: str = ""
@@ -84,7 +84,7 @@ class StationInfo:
     ocpp_version: str = ""
 
 
-@dataclass
+@dataclass(slots=True)
 class Station:
     id: str
     site: str
