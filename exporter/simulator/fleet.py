@@ -2,7 +2,9 @@
 
 Each station is the `ocpp` package's own v16 ChargePoint over `websockets` (the station side a
 vendor would write), so the exporter is exercised by a real peer, not by our own framing code;
-stations a scenario lists under `ocpp201_stations` speak OCPP 2.0.1 (station201.py).
+stations a scenario lists under `ocpp201_stations` or `ocpp21_stations` speak OCPP 2.0.1 or 2.1
+(station201.py), those also under `availability_state_stations` report statuses only as
+Connector.AvailabilityState events.
 A station boots, heartbeats at the interval the exporter gives, runs charging sessions
 (Preparing, Charging, Finishing, Available), answers TriggerMessage and Reset, and plays the
 faults, offline periods and reboots a scenario file scripts (see docs/simulator.md).
@@ -105,8 +107,16 @@ class Scenario:
     vendor: str = "SimCharge"
     model: str = "SC-22"
     firmware_version: str = "1.4.2"
-    #: Stations (by id) that speak OCPP 2.0.1; the others speak 1.6.
+    #: Stations (by id) that speak OCPP 2.0.1 or 2.1; the others speak 1.6.
     ocpp201_stations: frozenset[str] = frozenset()
+    ocpp21_stations: frozenset[str] = frozenset()
+    #: 2.x stations (by id) that report statuses only as AvailabilityState events.
+    availability_state_stations: frozenset[str] = frozenset()
+
+    def ocpp_version(self, station: str) -> str:
+        if station in self.ocpp21_stations:
+            return "2.1"
+        return "2.0.1" if station in self.ocpp201_stations else "1.6"
 
 
 def station_id(prefix: str, number: int) -> str:
@@ -225,6 +235,8 @@ class _ScenarioFile(Section):
     model: Label = Scenario.model
     firmware_version: Label = Scenario.firmware_version
     ocpp201_stations: tuple[Annotated[int | str, PlainValidator(_station_ref)], ...] = ()
+    ocpp21_stations: tuple[Annotated[int | str, PlainValidator(_station_ref)], ...] = ()
+    availability_state_stations: tuple[Annotated[int | str, PlainValidator(_station_ref)], ...] = ()
 
 
 def _event(doc: Document, index: int, raw: _EventSection, prefix: str) -> Event:
@@ -280,6 +292,20 @@ def _scenario(doc: Document, prefix: str) -> Scenario:
             offline_duration=r.offline_duration,
             session_duration=r.session_duration,
         )
+
+    def ids(stations: tuple[int | str, ...]) -> frozenset[str]:
+        return frozenset(station_id(prefix, n) if isinstance(n, int) else n for n in stations)
+
+    v201, v21 = ids(data.ocpp201_stations), ids(data.ocpp21_stations)
+    if v201 & v21:
+        raise doc.error(("ocpp21_stations",), f"also in ocpp201_stations: {sorted(v201 & v21)}")
+    by_events = ids(data.availability_state_stations)
+    if by_events - v201 - v21:
+        raise doc.error(
+            ("availability_state_stations",),
+            "only 2.x stations report AvailabilityState events; not in ocpp201_stations or "
+            f"ocpp21_stations: {sorted(by_events - v201 - v21)}",
+        )
     return Scenario(
         events=tuple(sorted(events, key=lambda e: e.at)),
         random=mode,
@@ -287,9 +313,9 @@ def _scenario(doc: Document, prefix: str) -> Scenario:
         vendor=data.vendor,
         model=data.model,
         firmware_version=data.firmware_version,
-        ocpp201_stations=frozenset(
-            station_id(prefix, n) if isinstance(n, int) else n for n in data.ocpp201_stations
-        ),
+        ocpp201_stations=v201,
+        ocpp21_stations=v21,
+        availability_state_stations=by_events,
     )
 
 
@@ -392,10 +418,13 @@ class SimStation:
         rng: random.Random,
         reconnect_delay: float = 2.0,
         ocpp_version: str = "1.6",
+        status_via: str = station201.STATUS_NOTIFICATION,
     ) -> None:
         self.id = station_id
         self.ocpp_version = ocpp_version
-        self.reporter201 = station201.Reporter201() if ocpp_version == "2.0.1" else None
+        self.reporter201 = (
+            station201.Reporter201(ocpp_version, status_via) if ocpp_version != "1.6" else None
+        )
         self.url = url
         self.scenario = scenario
         self.counters = counters
@@ -414,6 +443,8 @@ class SimStation:
 
     async def set_connector(self, connector: int, state: ConnectorState) -> None:
         self.connectors[connector] = state
+        if self.reporter201 is not None:
+            self.reporter201.remember(connector, state.status)
         with contextlib.suppress(*_SEND_ERRORS):
             await self.report(connector)
 
@@ -499,7 +530,7 @@ class SimStation:
                 first = False
 
     async def _session(self, boot: bool) -> None:
-        subprotocol = "ocpp1.6" if self.reporter201 is None else station201.SUBPROTOCOL
+        subprotocol = "ocpp1.6" if self.reporter201 is None else self.reporter201.subprotocol
         async with websockets.connect(
             f"{self.url}/{self.id}", subprotocols=[subprotocol], open_timeout=30
         ) as ws:
@@ -507,13 +538,13 @@ class SimStation:
             cp = self.cp = (
                 SimulatedChargePoint(self, connection)
                 if self.reporter201 is None
-                else station201.SimulatedChargingStation201(
+                else self.reporter201.charge_point(
                     self.id,
                     connection,
-                    self.report,
-                    self.boot_notification,
-                    self.request_reboot,
-                    _SEND_ERRORS,
+                    report=self.report,
+                    boot=self.boot_notification,
+                    reboot=self.request_reboot,
+                    send_errors=_SEND_ERRORS,
                 )
             )
             reader = asyncio.create_task(cp.start())
@@ -550,7 +581,9 @@ class SimStation:
                 return  # leaving the `async with` closes the socket
             if not done:
                 await self.cp.call(
-                    call.Heartbeat() if self.reporter201 is None else station201.call.Heartbeat()
+                    call.Heartbeat()
+                    if self.reporter201 is None
+                    else self.reporter201.call.Heartbeat()
                 )
 
 
@@ -580,7 +613,10 @@ class Simulator:
                 self.counters,
                 random.Random(self.rng.random()),
                 self.reconnect_delay,
-                "2.0.1" if station_id(self.prefix, n) in self.scenario.ocpp201_stations else "1.6",
+                self.scenario.ocpp_version(station_id(self.prefix, n)),
+                station201.AVAILABILITY_STATE
+                if station_id(self.prefix, n) in self.scenario.availability_state_stations
+                else station201.STATUS_NOTIFICATION,
             )
             for n in range(1, self.stations + 1)
         }

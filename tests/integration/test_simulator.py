@@ -195,6 +195,9 @@ def test_demo_scenario_loads():
     }
     assert {("SIM-0005", "CX014"), ("SIM-0020", "CX019")} <= coded
     assert "SIM-0020" in scenario.ocpp201_stations
+    # ... and 2.1 stations, one reporting statuses only as AvailabilityState events
+    assert scenario.ocpp_version("SIM-0019") == "2.1"
+    assert scenario.availability_state_stations == {"SIM-0019"}
 
 
 async def test_cli_runs_a_fleet_and_stops_cleanly_on_sigint(exporter):
@@ -327,3 +330,56 @@ def test_scheme_codes_in_scenarios_are_checked():
         "org.charin.uec.v1",
         "PowerModuleFault",
     )
+
+
+TWO_X = """
+ocpp201_stations: [1]
+ocpp21_stations: [2, 3]
+availability_state_stations: [1, 2]
+events:
+  - {at: 0.3s, station: 1, connector: 1, error_code: GroundFailure, status: Faulted, duration: 2s}
+  # SIM-0002 is offline when its connector 2 faults: only the re-sync (GetVariables, since it
+  # reports by AvailabilityState events) can tell the exporter.
+  - {at: 0.3s, station: 2, offline: 2s}
+  - {at: 0.8s, station: 2, connector: 2, error_code: HighTemperature, status: Faulted}
+"""
+
+
+async def test_2x_stations_report_by_status_notification_or_availability_state(exporter):
+    async with simulated(exporter, TWO_X, stations=3) as sim:
+        assert [s.ocpp_version for s in sim.fleet.values()] == ["2.0.1", "2.1", "2.1"]
+
+        def statuses(scrape, station: str) -> dict[str, str]:
+            return {
+                lab["connector"]: lab["status"]
+                for lab, _ in samples(scrape, "ocpp_connector_status", station=station)
+            }
+
+        async def faulted_and_resynced():
+            scrape = await exporter.scrape()
+            versions = {
+                lab["station"]: lab["ocpp_version"]
+                for lab, _ in samples(scrape, "ocpp_station_info")
+            }
+            assert versions == {"SIM-0001": "2.0.1", "SIM-0002": "2.1", "SIM-0003": "2.1"}
+            assert statuses(scrape, "SIM-0002") == {"1": "Available", "2": "Faulted"}
+            # Faulted without a cause the station re-sent: it pages as Unknown.
+            assert connector_errors(scrape, "SIM-0002") == ["Unknown"]
+            assert statuses(scrape, "SIM-0003") == {"1": "Available", "2": "Available"}
+            assert samples(scrape, "ocpp_station_connected", station="SIM-0002")[0][1] == 1
+
+        await eventually(faulted_and_resynced, timeout=20)
+
+        async def cleared():
+            scrape = await exporter.scrape()
+            assert statuses(scrape, "SIM-0001") == {"1": "Available", "2": "Available"}
+            assert connector_errors(scrape, "SIM-0001") == []
+
+        await eventually(cleared, timeout=15)
+
+
+def test_availability_state_stations_must_speak_2x():
+    with pytest.raises(ScenarioError, match=r"availability_state_stations: only 2\.x"):
+        parse_scenario({"availability_state_stations": [1]}, "<x>")
+    with pytest.raises(ScenarioError, match=r"ocpp21_stations: also in ocpp201_stations"):
+        parse_scenario({"ocpp201_stations": [1], "ocpp21_stations": ["SIM-0001"]}, "<x>")
