@@ -114,8 +114,17 @@ class V16Handler(VersionHandler):
             info = f"errorCode={raw_code} {info}".strip()
         vendor_id = str(payload.get("vendorId", ""))
         vendor_error_code = str(payload.get("vendorErrorCode", ""))
-        recognised = code_schemes.recognise_v16(
-            self.codes, vendor_id, vendor_error_code, str(payload.get("info", "")), self._station()
+        # Most notifications carry no vendor code: skip the lookup of what catalogs may match.
+        recognised = (
+            code_schemes.recognise_v16(
+                self.codes,
+                vendor_id,
+                vendor_error_code,
+                str(payload.get("info", "")),
+                self._station(),
+            )
+            if vendor_error_code
+            else None
         )
         if recognised is not None and recognised.dropped:
             self.stats.limit_breaches["compound_codes"] += recognised.dropped
