@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from exporter.protocol import v16, v21, v201
 from exporter.protocol.rpc import (
@@ -278,3 +280,57 @@ def test_21_knows_its_sends_apart_from_its_calls():
     assert {"NotifyPeriodicEventStream"} == v21.SEND_ACTIONS
     assert "NotifyPeriodicEventStream" not in v21.KNOWN_ACTIONS
     assert {"BatterySwap", "NotifySettlement", "StatusNotification"} <= v21.KNOWN_ACTIONS
+
+
+json_scalars = st.none() | st.booleans() | st.integers() | st.text(max_size=40)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=8,
+)
+message_ids = st.text(min_size=0, max_size=40) | st.integers() | st.none()
+frames = st.one_of(
+    st.tuples(st.integers(0, 8), message_ids, json_values, json_values).map(list),
+    st.tuples(st.integers(0, 8), message_ids, json_values).map(list),
+    st.lists(json_values, max_size=5),
+    json_values,
+)
+
+
+def _answer_id(text: str, dialect) -> str | None:
+    """None when no answer is due; else the message id the answer (CALLERROR) goes to."""
+    try:
+        parse_frame(text, dialect)
+    except FrameError as error:
+        return error.unique_id
+    return None
+
+
+@settings(max_examples=400, deadline=None)
+@given(frame=frames)
+def test_2x_answers_every_broken_frame_that_is_not_a_response(frame):
+    """OCPP-J 2.x: a CALLERROR answers what may be a CALL, with the CALL's own id when it can be
+    read and "-1" when it cannot; a response (3, 4, 2.1's 5) or a 2.1 SEND is never answered."""
+    text = json.dumps(frame)
+    kind = frame[0] if isinstance(frame, list) and frame else None
+    raw_id = frame[1] if isinstance(frame, list) and len(frame) > 1 else None
+    readable = isinstance(raw_id, str) and 0 < len(raw_id) <= 36
+    for dialect in TWO_X:
+        try:
+            parsed = parse_frame(text, dialect)
+        except FrameError as error:
+            silent = kind in (3, 4) or (dialect is OCPP_J_21 and kind in (5, 6))
+            if silent:
+                assert error.unique_id is None, (dialect, frame)
+            else:
+                assert error.unique_id == (raw_id if readable else "-1"), (dialect, frame)
+        else:
+            assert readable and parsed.unique_id == raw_id
+
+
+@settings(max_examples=400, deadline=None)
+@given(frame=frames)
+def test_16_answers_only_to_the_frames_own_readable_id(frame):
+    raw_id = frame[1] if isinstance(frame, list) and len(frame) > 1 else None
+    answer = _answer_id(json.dumps(frame), OCPP_J_16)
+    assert answer is None or answer == raw_id
