@@ -10,7 +10,7 @@ import os
 import signal
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
@@ -46,9 +46,11 @@ log = logging.getLogger("exporter")
 def build_catalog(config: Config) -> Catalog:
     base = catalog_module.load(config.runbook_base_url)
     try:
-        return base.with_overrides(config.catalog_overrides)
+        catalog = base.with_overrides(config.catalog_overrides)
     except catalog_module.UnknownEntry as exc:
         raise ConfigError(config.source, f"catalog.overrides.{exc.key}", str(exc)) from None
+    # Operator catalogs come first when a station's code is recognised (code_schemes.py).
+    return replace(catalog, codes=catalog.codes.with_operator(config.vendor_catalogs))
 
 
 @dataclass

@@ -10,13 +10,14 @@ and checks the rules that span keys. `schema()` is the JSON Schema an editor val
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, PlainValidator, Strict, WithJsonSchema
 
 from exporter import yaml_reader
 from exporter.config.fields import (
@@ -47,6 +48,13 @@ from exporter.config.security import (
 )
 from exporter.knowledge.catalog import ENTRY_KEYS
 from exporter.knowledge.severity import Severity
+from exporter.knowledge.vendor_codes import (
+    OCPP_ERROR_CODES,
+    STANDARD_SCHEMES,
+    OperatorCatalog,
+    Responsible,
+    VendorCode,
+)
 from exporter.yaml_reader import (
     Document,
     DocumentError,
@@ -213,6 +221,8 @@ class Config:
     sites: tuple[Site, ...] = ()
     catalog_overrides: Mapping[str, CatalogOverride] = field(default_factory=dict)
     runbook_base_url: str = ""
+    #: `catalog.vendor_catalogs`: the operator's own vendor codes.
+    vendor_catalogs: tuple[OperatorCatalog, ...] = ()
     logging: Logging = field(default_factory=Logging)
     state_dir: str | None = None
     mode: str = "standalone"
@@ -319,10 +329,64 @@ class InventorySection(Section):
     sites: tuple[SiteSection, ...] = ()
 
 
+def _ocpp_error_code(value: Any) -> str:
+    if value not in OCPP_ERROR_CODES:
+        raise ValueError(f"expected an OCPP 1.6 error code other than NoError, got {value!r}")
+    return str(value)
+
+
+OcppErrorCode = Annotated[
+    str,
+    PlainValidator(_ocpp_error_code),
+    WithJsonSchema({"enum": sorted(OCPP_ERROR_CODES)}),
+]
+#: A vendor catalog's name is its `scheme` label value and API field.
+CATALOG_NAME_RE = r"^[a-z0-9][a-z0-9._-]{0,31}$"
+CatalogName = Annotated[str, Strict(), Field(pattern=CATALOG_NAME_RE)]
+
+
+@dataclass(frozen=True)
+class VendorCodeSection(Section):
+    """One code of an operator vendor catalog: an exact `code` (case-insensitive) or a
+    `pattern` (a regular expression the whole code must match, case-insensitively)."""
+
+    title: Text
+    severity: Severity
+    responsible: Annotated[tuple[Responsible, ...], Field(min_length=1)]
+    description: Text
+    resolution: Steps
+    code: Text | None = None
+    pattern: Text | None = None
+    station_behaviour: Text = ""
+    ocpp_error_code: OcppErrorCode = "OtherError"
+    runbook_url: Text | None = None
+
+
+@dataclass(frozen=True)
+class VendorCodesFile(Section):
+    """A file a vendor catalog names in `codes_file`: its `codes` list."""
+
+    codes: tuple[VendorCodeSection, ...] = ()
+
+
+@dataclass(frozen=True)
+class VendorCatalogSection(Section):
+    """`catalog.vendor_catalogs[]`: a manufacturer's codes, for the stations it applies to."""
+
+    name: CatalogName
+    vendor_id: Text = ""
+    station_vendor: Text = ""
+    model: Text = ""
+    runbook_url: Text = ""
+    codes: tuple[VendorCodeSection, ...] = ()
+    codes_file: RelativePath | None = None
+
+
 @dataclass(frozen=True)
 class CatalogSection(Section):
     runbook_base_url: Text = ""
     overrides: dict[str, CatalogOverride] = field(default_factory=dict)
+    vendor_catalogs: tuple[VendorCatalogSection, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -375,6 +439,7 @@ def build(doc: Document) -> Config:
         sites=sites,
         catalog_overrides=file.catalog.overrides,
         runbook_base_url=file.catalog.runbook_base_url,
+        vendor_catalogs=_vendor_catalogs(doc, file.catalog.vendor_catalogs),
         logging=file.logging,
         state_dir=file.state_dir,
         mode=file.mode,
@@ -388,6 +453,69 @@ def build(doc: Document) -> Config:
         ),
         web=web_security(file.web, doc, ("web",)),
     )
+
+
+def _vendor_catalogs(
+    doc: Document, sections: tuple[VendorCatalogSection, ...]
+) -> tuple[OperatorCatalog, ...]:
+    """The operator's catalogs, with what one entry cannot check: a name used once and not a
+    standard scheme's, exactly one of code or pattern, patterns that compile, no code twice."""
+    catalogs: list[OperatorCatalog] = []
+    for i, section in enumerate(sections):
+        at: Loc = ("catalog", "vendor_catalogs", i)
+        if section.name in STANDARD_SCHEMES:
+            raise doc.error((*at, "name"), f"{section.name!r} is a standard scheme; choose another")
+        if any(c.name == section.name for c in catalogs):
+            raise doc.error((*at, "name"), f"{section.name!r} names an earlier catalog too")
+        codes_doc, codes_at, codes = doc, (*at, "codes"), section.codes
+        if section.codes_file is not None:
+            if section.codes:
+                raise doc.error((*at, "codes_file"), "give codes or codes_file, not both")
+            codes_doc = yaml_reader.load(section.codes_file, ConfigError)
+            codes, codes_at = codes_doc.read(VendorCodesFile).codes, ("codes",)
+        if not codes:
+            raise doc.error(at, "no codes: give codes or codes_file")
+        exact: dict[str, VendorCode] = {}
+        patterns: list[tuple[re.Pattern[str], VendorCode]] = []
+        for j, entry in enumerate(codes):
+            where = (*codes_at, j)
+            if (entry.code is None) == (entry.pattern is None):
+                raise codes_doc.error(where, "give exactly one of code or pattern")
+            known = VendorCode(
+                scheme=section.name,
+                code=entry.code or entry.pattern or "",
+                title=" ".join(entry.title.split()),
+                severity=entry.severity,
+                responsible=entry.responsible,
+                description=" ".join(entry.description.split()),
+                station_behaviour=" ".join(entry.station_behaviour.split()),
+                resolution=tuple(" ".join(step.split()) for step in entry.resolution),
+                ocpp_error_code=entry.ocpp_error_code,
+                runbook_url=entry.runbook_url or section.runbook_url,
+            )
+            if entry.code is not None:
+                key = entry.code.strip().upper()
+                if key in exact:
+                    raise codes_doc.error((*where, "code"), f"{entry.code!r} is listed twice")
+                exact[key] = known
+                continue
+            try:
+                patterns.append((re.compile(entry.pattern or "", re.IGNORECASE), known))
+            except re.error as exc:
+                raise codes_doc.error(
+                    (*where, "pattern"), f"not a regular expression: {exc}"
+                ) from None
+        catalogs.append(
+            OperatorCatalog(
+                name=section.name,
+                vendor_id=section.vendor_id,
+                station_vendor=section.station_vendor,
+                model=section.model,
+                codes=exact,
+                patterns=tuple(patterns),
+            )
+        )
+    return tuple(catalogs)
 
 
 def _ocpp(doc: Document, section: OcppSection) -> OcppSettings:

@@ -108,7 +108,7 @@ def render(catalog: Catalog) -> str:
         "",
         "Stations often send a precise code on top of the OCPP error code. The exporter "
         "recognises the standard schemes below (case-insensitively, as OCPP's CiString fields "
-        "are) and codes from the operator's own vendor catalogs (`vendor_catalogs` in the "
+        "are) and codes from the operator's own vendor catalogs (`catalog.vendor_catalogs` in the "
         "configuration, see [configuration.md](configuration.md#vendor-catalogs)). A recognised "
         "code brings its own title, steps, severity and who must act to "
         "`/api/v1/notifications` (the `vendor` object), to the metrics "

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any
+from typing import Any, Literal, get_args
 
 import yaml
 
@@ -25,7 +25,8 @@ CHARIN_UEC = "charin-uec"
 STANDARD_SCHEMES = (CHARGEX, EVGO, CHARIN_UEC)
 
 #: Who must act, in the order the knowledge base lists them (the first one acts first).
-RESPONSIBLE = ("ev_driver", "operator", "maintenance", "vehicle")
+Responsible = Literal["ev_driver", "operator", "maintenance", "vehicle"]
+RESPONSIBLE: tuple[str, ...] = get_args(Responsible)
 #: A code whose first responsible party is one of these may page; the others never do
 #: (alerting/alertmanager.yml routes on the first entry of the `responsible` label).
 PAGING_RESPONSIBLE = ("operator", "maintenance")

@@ -27,6 +27,8 @@ from exporter.knowledge.vendor_codes import (
     VendorCode,
 )
 
+#: techCode and vendorErrorCode are CiString50.
+MAX_CODE_LENGTH = 50
 #: Separators of compound codes: EVgo uses commas; EVerest's docs say ChargeX uses semicolons.
 _SEPARATORS = re.compile(r"[,;]")
 _CHARGEX_CODE = re.compile(r"CX0\d\d", re.IGNORECASE)
@@ -99,7 +101,9 @@ def recognise_v16(
     found: list[tuple[str, str, str]] = []  # (scheme, code, reading)
     dropped = 0
     for part, reading in zip(parts, readings, strict=False):
-        if not part:
+        if not part or len(part) > MAX_CODE_LENGTH:
+            # vendorErrorCode is a CiString50: a longer part is no code (and an operator's
+            # pattern never runs over a station's arbitrarily long text).
             continue
         if len(found) == MAX_COMPOUND_CODES:
             dropped += 1
@@ -147,7 +151,7 @@ def recognise_v201(
 ) -> Recognised | None:
     """A 2.x event's techCode, or None if it is no known code."""
     tech_code = tech_code.strip()
-    if not tech_code:
+    if not tech_code or len(tech_code) > MAX_CODE_LENGTH:
         return None
     operator = _operator_entry(book, tech_code, "", station)
     if operator is not None:

@@ -4,10 +4,14 @@ send ChargeX, EVgo compound and CharIN UEC codes and EVerest's clears; /api/v1/n
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
-from tests.conftest import Running, eventually, samples
+from exporter.config import model as config_module
+from tests.support.in_process import Running, loopback_config
 from tests.support.ocpp201_station import connect_station201, event
+from tests.support.scrape import samples
+from tests.support.waiting import eventually
 
 CHARGEX = "https://chargex.inl.gov"
 
@@ -274,3 +278,67 @@ async def test_201_code_raised_while_faulted_goes_when_the_connector_recovers(ex
         await eventually(gone)
     finally:
         await station.close()
+
+
+async def test_operator_catalog_text_reaches_the_notification_and_the_metrics(
+    exporter_factory, tmp_path
+):
+    (tmp_path / "exporter.yml").write_text(
+        "catalog:\n"
+        "  vendor_catalogs:\n"
+        "    - name: acme\n"
+        "      station_vendor: Acme Charging\n"
+        "      codes:\n"
+        "        - code: E-0417\n"
+        "          title: RCD self-test failed\n"
+        "          severity: critical\n"
+        "          responsible: [maintenance]\n"
+        "          ocpp_error_code: GroundFailure\n"
+        "          description: The residual current device failed its daily self test.\n"
+        "          resolution: [Keep the connector out of service, Replace the RCD]\n"
+        "          runbook_url: https://wiki.example.org/acme/e-0417\n",
+        encoding="utf-8",
+    )
+    loaded = config_module.load(tmp_path / "exporter.yml")
+    running = await exporter_factory(
+        replace(loopback_config(), vendor_catalogs=loaded.vendor_catalogs)
+    )
+    station = await running.station("ACME-1")
+    other = await running.station("OTHER-1")
+    try:
+        await station.boot(vendor="Acme Charging", model="W2")
+        await other.boot(vendor="Someone Else", model="W2")
+        for s in (station, other):
+            await s.status(
+                1, "Faulted", "GroundFailure", vendor_id="AcmeRCD", vendor_error_code="e-0417"
+            )
+
+        async def both():
+            notes = {n["station"]: n for n in await errors_of(running, "ACME-1")}
+            notes.update({n["station"]: n for n in await errors_of(running, "OTHER-1")})
+            assert set(notes) == {"ACME-1", "OTHER-1"}
+            return notes
+
+        notes = await eventually(both)
+        vendor = notes["ACME-1"]["vendor"]
+        assert (vendor["scheme"], vendor["code"], vendor["title"]) == (
+            "acme",
+            "e-0417",
+            "RCD self-test failed",
+        )
+        assert vendor["resolution"] == ["Keep the connector out of service", "Replace the RCD"]
+        assert vendor["responsible"] == ["maintenance"]
+        assert vendor["runbook_url"] == "https://wiki.example.org/acme/e-0417"
+        # The catalog applies to Acme's stations only.
+        assert notes["OTHER-1"]["vendor"] is None
+        scrape = await running.scrape()
+        ((code, _),) = samples(scrape, "ocpp_connector_vendor_code", station="ACME-1")
+        assert (code["scheme"], code["code"]) == ("acme", "E-0417")
+        ((text, _),) = samples(scrape, "ocpp_vendor_code_info", scheme="acme")
+        assert text["title"] == "RCD self-test failed"
+        assert text["resolution"] == "1. Keep the connector out of service\n2. Replace the RCD"
+        assert (text["severity"], text["responsible"]) == ("critical", "maintenance")
+        assert samples(scrape, "ocpp_connector_vendor_code", station="OTHER-1") == []
+    finally:
+        await station.close()
+        await other.close()
