@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from exporter.config import model as config_module
 from exporter.knowledge import catalog as catalog_module
 from tests.support.alerting_stack import (
     Webhook,
@@ -20,7 +22,7 @@ from tests.support.alerting_stack import (
     prometheus,
     webhook_server,
 )
-from tests.support.in_process import Running
+from tests.support.in_process import Running, loopback_config
 from tests.support.waiting import eventually
 
 log = logging.getLogger(__name__)
@@ -221,19 +223,45 @@ async def test_shipped_inhibitions_page_once_for_a_controller_outage(tmp_path: P
 
 
 CHARGEX = "https://chargex.inl.gov"
+#: An operator's catalog for its (fictional) Acme stations: a maintenance fault that pages, and
+#: a driver-side one that is critical but must still never reach the pager.
+ACME_CATALOG = """
+catalog:
+  vendor_catalogs:
+    - name: acme
+      station_vendor: Acme Charging
+      runbook_url: https://wiki.example.org/acme
+      codes:
+        - code: E-0417
+          title: RCD self-test failed
+          severity: critical
+          responsible: [maintenance]
+          ocpp_error_code: GroundFailure
+          description: The residual current device failed its daily self test.
+          resolution: [Keep the connector out of service, Have the RCD replaced]
+        - code: U-0900
+          title: Cable pulled while charging
+          severity: critical
+          responsible: [ev_driver]
+          description: The driver pulled the cable out during a session.
+          resolution: [Nothing to repair; the driver plugs in again]
+"""
 
 
 @pytest.mark.slow
-async def test_pilot_fault_pages_with_its_own_steps_and_a_driver_side_code_does_not(
-    exporter: Running, tmp_path: Path
+async def test_recognised_codes_page_with_their_own_steps_only_when_the_operator_must_act(
+    exporter_factory: Any, tmp_path: Path
 ) -> None:
     """ChargeX over 1.6 as EVerest sends it: CX014 (pilot fault, maintenance first) pages with
-    the code's own steps and `responsible`; CX010 (vehicle not in Park, the driver's to fix)
-    never reaches the pager."""
+    the code's own steps and `responsible`; CX010 (vehicle not in Park) is the driver's. An
+    operator catalog's entry pages with its own text and runbook; its critical driver-side code
+    goes to the ticket queue, not the pager."""
     book = catalog_module.load().codes
     pilot = book.entry("chargex", "CX014")
-    driver = book.entry("chargex", "CX010")
-    assert pilot is not None and driver is not None
+    assert pilot is not None
+    (tmp_path / "exporter.yml").write_text(ACME_CATALOG, encoding="utf-8")
+    catalogs = config_module.load(tmp_path / "exporter.yml").vendor_catalogs
+    exporter = await exporter_factory(replace(loopback_config(), vendor_catalogs=catalogs))
     async with (
         webhook_server() as hook,
         alertmanager(tmp_path / "am", hook.url) as am,
@@ -241,7 +269,7 @@ async def test_pilot_fault_pages_with_its_own_steps_and_a_driver_side_code_does_
     ):
         station = await exporter.station("EVR-E2E")
         try:
-            await station.boot(vendor="Pionix", model="BelayBox")
+            await station.boot(vendor="Acme Charging", model="BelayBox")
             await station.status(1, "Available")
 
             async def scraped() -> None:
@@ -254,16 +282,19 @@ async def test_pilot_fault_pages_with_its_own_steps_and_a_driver_side_code_does_
             await station.status(
                 1, "Preparing", "OtherError", vendor_id=CHARGEX, vendor_error_code="CX014"
             )
+            await station.status(3, "Faulted", "GroundFailure", vendor_error_code="E-0417")
+            await station.status(4, "Finishing", "OtherError", vendor_error_code="u-0900")
 
-            async def paged() -> Any:
-                found = hook.find(
-                    "pager", "firing", alertname="OcppConnectorVendorCode", code="CX014"
-                )
-                assert found, f"no page yet; received: {[n.receiver for n in hook.received]}"
-                return found[0]
+            def page_of(code: str) -> dict[str, Any]:
+                found = hook.find("pager", "firing", alertname="OcppConnectorVendorCode", code=code)
+                assert found, f"no page for {code}; received: {[n.receiver for n in hook.received]}"
+                (alert,) = found[0].alerts("firing", alertname="OcppConnectorVendorCode", code=code)
+                return alert
 
-            page = await eventually(paged, timeout=TIMEOUT, interval=0.05)
-            (alert,) = page.alerts("firing", alertname="OcppConnectorVendorCode")
+            async def paged() -> tuple[dict[str, Any], dict[str, Any]]:
+                return page_of("CX014"), page_of("E-0417")
+
+            alert, acme = await eventually(paged, timeout=TIMEOUT, interval=0.05)
             labels = alert["labels"]
             assert (labels["station"], labels["connector"], labels["error_code"]) == (
                 "EVR-E2E",
@@ -283,22 +314,38 @@ async def test_pilot_fault_pages_with_its_own_steps_and_a_driver_side_code_does_
             assert 'vendorErrorCode="CX014"' in annotations["description"]
             assert annotations["runbook_url"].endswith("error-codes.md#chargex-cx014")
 
-            async def driver_code_known_to_prometheus() -> None:
-                # Pending for its `for:` (warning), labelled for routing to the ticket.
-                rows = await prom.query(
-                    'ALERTS{alertname="OcppConnectorVendorCode",code="CX010",'
-                    'responsible="ev_driver"}'
-                )
-                assert rows, "CX010 alert not evaluated yet"
+            # The operator's entry: its own title, steps and runbook on the page.
+            assert (acme["labels"]["scheme"], acme["labels"]["error_code"]) == (
+                "acme",
+                "GroundFailure",
+            )
+            assert acme["labels"]["responsible"] == "maintenance"
+            assert acme["annotations"]["summary"].startswith(
+                "RCD self-test failed (acme E-0417) on station EVR-E2E connector 3"
+            )
+            assert acme["annotations"]["resolution"] == (
+                "1. Keep the connector out of service\n2. Have the RCD replaced"
+            )
+            assert acme["annotations"]["runbook_url"] == "https://wiki.example.org/acme"
 
-            await eventually(driver_code_known_to_prometheus, timeout=TIMEOUT, interval=0.2)
-            await asyncio.sleep(2)  # a couple more evaluations and group intervals
+            async def driver_side_ticketed() -> None:
+                found = hook.find("ticket", "firing", alertname="OcppConnectorVendorCode")
+                codes = {a["labels"]["code"] for n in found for a in n.alerts("firing")}
+                assert "U-0900" in codes, codes
+
+            # Critical, but the driver's to fix: routed to the ticket queue. Alertmanager sends
+            # an alert to one receiver, so once the ticket has it the pager never gets it.
+            await eventually(driver_side_ticketed, timeout=TIMEOUT, interval=0.05)
+            rows = await prom.query(
+                'ALERTS{alertname="OcppConnectorVendorCode",code="CX010",responsible="ev_driver"}'
+            )
+            assert rows and rows[0]["metric"]["alertstate"] == "pending"  # for: 2m (warning)
             paged_codes = {
                 a["labels"].get("code")
                 for n in hook.received
                 if n.receiver == "pager"
                 for a in n.alerts()
             }
-            assert paged_codes == {"CX014"}
+            assert paged_codes == {"CX014", "E-0417"}
         finally:
             await station.close()
