@@ -13,7 +13,9 @@ const KIND_NAMES = {
 };
 
 const active = new Map(); // id -> {rank, notification}
-const cards = new Map(); // id -> {element, json}
+const cards = new Map(); // id -> card element
+const changed = new Set(); // ids whose card must be rebuilt
+let renderPending = false;
 let firstSnapshot = true;
 
 function el(tag, attrs, ...children) {
@@ -157,34 +159,44 @@ function render() {
     .filter(([, a]) => matches(a.notification, filters))
     .sort(([, a], [, b]) => compareRank(a.rank, b.rank));
   const keep = new Set(shown.map(([id]) => id));
-  for (const [id, entry] of cards) {
+  for (const [id, element] of cards) {
     if (!keep.has(id)) {
-      entry.element.remove();
+      element.remove();
       cards.delete(id);
     }
   }
   let previous = null;
   for (const [id, a] of shown) {
-    const json = JSON.stringify(a.notification);
-    let entry = cards.get(id);
-    if (!entry || entry.json !== json) {
-      const element = card(id, a.notification);
-      if (!entry && !firstSnapshot) element.classList.add("new");
-      if (entry) entry.element.replaceWith(element);
-      entry = { element, json };
-      cards.set(id, entry);
+    let element = cards.get(id);
+    if (!element || changed.has(id)) {
+      const fresh = card(id, a.notification);
+      if (!element && !firstSnapshot) fresh.classList.add("new");
+      if (element) element.replaceWith(fresh);
+      element = fresh;
+      cards.set(id, element);
     }
     const expected = previous ? previous.nextElementSibling : container.firstElementChild;
-    if (expected !== entry.element) {
-      if (previous) previous.after(entry.element);
-      else container.prepend(entry.element);
+    if (expected !== element) {
+      if (previous) previous.after(element);
+      else container.prepend(element);
     }
-    previous = entry.element;
+    previous = element;
   }
+  changed.clear();
   const total = active.size;
   document.getElementById("count").textContent =
     shown.length === total ? `${total} active` : `${shown.length} of ${total} active shown`;
   document.getElementById("empty").hidden = shown.length > 0;
+}
+
+// A burst of events (a site losing power) is drawn once, not once per event.
+function scheduleRender() {
+  if (renderPending) return;
+  renderPending = true;
+  setTimeout(() => {
+    renderPending = false;
+    render();
+  }, 20);
 }
 
 function setConnection(state, text) {
@@ -226,14 +238,24 @@ function connect() {
   });
   source.addEventListener("snapshot", parse((body) => {
     active.clear();
-    for (const item of body.notifications) active.set(item.id, item);
+    for (const item of body.notifications) {
+      active.set(item.id, item);
+      changed.add(item.id);
+    }
     render();
     firstSnapshot = false;
   }));
-  const upsert = parse((item) => { active.set(item.id, item); render(); });
+  const upsert = parse((item) => {
+    active.set(item.id, item);
+    changed.add(item.id);
+    scheduleRender();
+  });
   source.addEventListener("add", upsert);
   source.addEventListener("update", upsert);
-  source.addEventListener("remove", parse((item) => { active.delete(item.id); render(); }));
+  source.addEventListener("remove", parse((item) => {
+    active.delete(item.id);
+    scheduleRender();
+  }));
 }
 
 function refreshAges() {
