@@ -12,7 +12,7 @@ from typing import Any
 from exporter.knowledge.ocpp_enums import OCPP201_STATUSES, UNKNOWN, UNKNOWN_STATUS
 from exporter.protocol import code_schemes, v201_events
 from exporter.protocol.handler import Route, StationLink, VersionHandler, now_iso
-from exporter.protocol.rpc import OCPP_J_201, RpcError, Schemas, resolved
+from exporter.protocol.rpc import OCPP_J_201, CallFailed, RpcError, Schemas, resolved
 from exporter.protocol.untrusted import clean
 from exporter.state.fleet import ActiveError, StationInfo
 
@@ -71,15 +71,20 @@ SCHEMAS = Schemas(
 )
 
 
+def evse_address(label: str) -> dict[str, int]:
+    """The EVSEType behind a connector label other than "0": the inverse of `connector_label`
+    ("2" is connector 1 of EVSE 2, "2/3" connector 3 of EVSE 2)."""
+    evse, _, connector = label.partition("/")
+    return {"id": int(evse), "connectorId": int(connector or 1)}
+
+
 def availability_variable(label: str) -> dict[str, Any]:
-    """The GetVariables item asking for the AvailabilityState behind a `connector` label: the
-    inverse of `connector_label` ("0" is the ChargingStation, "2" connector 1 of EVSE 2)."""
+    """The GetVariables item asking for the AvailabilityState behind a `connector` label ("0"
+    is the ChargingStation's)."""
     variable = {"name": v201_events.AVAILABILITY_STATE}
     if label == STATION_CONNECTOR:
         return {"component": {"name": "ChargingStation"}, "variable": variable}
-    evse, _, connector = label.partition("/")
-    component = {"name": "Connector", "evse": {"id": int(evse), "connectorId": int(connector or 1)}}
-    return {"component": component, "variable": variable}
+    return {"component": {"name": "Connector", "evse": evse_address(label)}, "variable": variable}
 
 
 def component_key(component: dict[str, Any]) -> tuple[str, Any, Any]:
@@ -291,16 +296,21 @@ class V201Handler(VersionHandler):
     # -- after connect ----------------------------------------------------------------
 
     async def request_resync(self, session: StationLink) -> bool | None:
-        """A station that reports statuses as AvailabilityState events is asked for the
-        variable's current value on each connector it has (GetVariables: TriggerMessage has no
-        message that makes a station send NotifyEvent); the answer is the re-report. Any other
-        station gets the TriggerMessage(StatusNotification) of 1.6."""
+        """Ask the station for what it uses to report statuses (docs/ocpp201.md "After a
+        reconnect"). A station that reports AvailabilityState events is asked for the variable's
+        current value on each connector it has (GetVariables: no TriggerMessage makes a station
+        send NotifyEvent), and the answer is the re-report; one that does not answer GetVariables,
+        and every other station, gets TriggerMessage(StatusNotification)."""
         station = self.fleet.get(self.station_id)
-        if station is None:
-            return await super().request_resync(session)
-        labels = sorted(station.connectors)[:MAX_RESYNC_VARIABLES]
-        if station.status_via != VIA_AVAILABILITY_STATE or not labels:
-            return await super().request_resync(session)
+        labels = sorted(station.connectors) if station is not None else []
+        if station is not None and station.status_via == VIA_AVAILABILITY_STATE and labels:
+            try:
+                return await self._resync_by_variables(session, labels[:MAX_RESYNC_VARIABLES])
+            except CallFailed:
+                pass  # a CALLERROR (e.g. NotSupported): the trigger may still work
+        return await self._trigger_status_notifications(session, labels)
+
+    async def _resync_by_variables(self, session: StationLink, labels: list[str]) -> bool | None:
         asked = [availability_variable(label) for label in labels]
         answer = await session.call("GetVariables", {"getVariableData": asked})
         results = answer.get("getVariableResult")
@@ -321,6 +331,21 @@ class V201Handler(VersionHandler):
             if isinstance(value, str) and label is not None:
                 self._availability_state(label, value, now)
         return None
+
+    async def _trigger_status_notifications(self, session: StationLink, labels: list[str]) -> bool:
+        """2.x (F06.FR.13): a TriggerMessage for StatusNotification names the EVSE and connector,
+        as StatusNotification is sent per connector; so one per connector the station has
+        reported. A station not heard from yet is asked once without `evse`, for all of them."""
+        targets = [evse_address(label) for label in labels if label != STATION_CONNECTOR]
+        if not targets:
+            return bool(await super().request_resync(session))
+        accepted = False
+        for evse in targets[:MAX_RESYNC_VARIABLES]:
+            answer = await session.call(
+                "TriggerMessage", {"requestedMessage": "StatusNotification", "evse": evse}
+            )
+            accepted = answer.get("status") == "Accepted" or accepted
+        return accepted
 
     def finish_resync(self) -> None:
         # NotifyEvent problems are not re-reported by a StatusNotification, so they stay until

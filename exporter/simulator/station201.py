@@ -58,7 +58,7 @@ class _Handlers:
         station_id: str,
         connection: Any,
         reporter: Reporter201,
-        report: Callable[[], Awaitable[None]],
+        report: Callable[[int | None], Awaitable[None]],
         boot: Callable[[], Awaitable[None]],
         reboot: Callable[[], None],
         send_errors: tuple[type[BaseException], ...],
@@ -83,12 +83,15 @@ class _Handlers:
         return self._reporter.call_result.TriggerMessage(status=status)
 
     @after("TriggerMessage")
-    async def after_trigger_message(self, requested_message: str, **kwargs: Any):
+    async def after_trigger_message(
+        self, requested_message: str, evse: dict[str, int] | None = None, **kwargs: Any
+    ):
         if not self._answers(requested_message):
             return
         with contextlib.suppress(*self._send_errors):
             if requested_message == STATUS_NOTIFICATION:
-                await self._report()
+                # The EVSE the trigger names (a simulated EVSE has one connector), or all.
+                await self._report(None if evse is None else evse["id"])
             elif requested_message == "BootNotification":
                 await self._boot()
             elif requested_message == "Heartbeat":

@@ -342,7 +342,9 @@ async def test_resync_after_reconnect_keeps_event_problems(exporter):
             assert errors_by_connector(scrape, "CS-RS") == {"1": {"GroundFailure"}}
 
         await eventually(after)
-        assert again.triggers == ["StatusNotification"]
+        # One trigger per connector it had reported, each naming it (F06.FR.13).
+        assert again.triggers == ["StatusNotification", "StatusNotification"]
+        assert again.trigger_evses == [(1, 1), (2, 1)]
     finally:
         await again.close()
 

@@ -155,7 +155,42 @@ async def test_a_station_on_status_notification_is_resynced_by_trigger_message(e
             assert errors(scrape, "CS-21SN") == {"1": {"Unknown"}}
 
         await eventually(resynced)
-        assert again.asked == [("TriggerMessage", STATUS_NOTIFICATION)]
+        # One trigger per connector it had reported, each naming it (F06.FR.13).
+        assert again.asked == [
+            ("TriggerMessage", (STATUS_NOTIFICATION, (1, 1))),
+            ("TriggerMessage", (STATUS_NOTIFICATION, (2, 1))),
+        ]
+    finally:
+        await again.close()
+
+
+async def test_a_station_refusing_get_variables_is_asked_by_trigger_message(exporter):
+    station = await connect_station21(exporter.ocpp_url, "CS-21GV", answer_get_variables=False)
+    await station.boot()
+    await station.availability(1, 1, "Occupied")
+
+    async def reported():
+        assert statuses(await exporter.scrape(), "CS-21GV") == {"1": "Occupied"}
+
+    await eventually(reported)
+    await station.close()
+    again = await connect_station21(
+        exporter.ocpp_url, "CS-21GV", answer_get_variables=False, accept_trigger=False
+    )
+    try:
+
+        async def refused():
+            scrape = await exporter.scrape()
+            # Both sessions' re-syncs were refused: the first connect's trigger (the station
+            # was not known yet), and this one's GetVariables and then its trigger.
+            rejected = samples(scrape, "ocpp_exporter_resyncs_total", result="rejected")
+            assert rejected and rejected[0][1] == 2
+            # Nothing re-reported, nothing lost: the last-known status stays.
+            assert statuses(scrape, "CS-21GV") == {"1": "Occupied"}
+
+        await eventually(refused)
+        assert [kind for kind, _ in again.asked] == ["GetVariables", "TriggerMessage"]
+        assert again.asked[1] == ("TriggerMessage", (STATUS_NOTIFICATION, (1, 1)))
     finally:
         await again.close()
 

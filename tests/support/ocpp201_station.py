@@ -67,12 +67,17 @@ class Station201(ChargePoint):
         self.accept_trigger = accept_trigger
         self.current: dict[tuple[int, int], str] = {}
         self.triggers: list[str] = []
+        # The EVSE each TriggerMessage named ((id, connector id), or None for all of them).
+        self.trigger_evses: list[tuple[int, int] | None] = []
         self._task: asyncio.Task[None] | None = None
         self._seq = 0
 
     @on(Action.trigger_message)
-    def on_trigger(self, requested_message: str, **kwargs: Any):
+    def on_trigger(self, requested_message: str, evse: dict[str, int] | None = None, **kwargs: Any):
         self.triggers.append(requested_message)
+        self.trigger_evses.append(
+            None if evse is None else (evse["id"], evse.get("connector_id", 1))
+        )
         status = (
             TriggerMessageStatusEnumType.accepted
             if self.accept_trigger
@@ -81,14 +86,18 @@ class Station201(ChargePoint):
         return call_result.TriggerMessage(status=status)
 
     @after(Action.trigger_message)
-    def after_trigger(self, requested_message: str, **kwargs: Any):
+    def after_trigger(
+        self, requested_message: str, evse: dict[str, int] | None = None, **kwargs: Any
+    ):
         if self.accept_trigger and requested_message == "StatusNotification":
-            return self._report_all()
+            return self._report(evse)
         return None
 
-    async def _report_all(self) -> None:
-        for (evse, connector), status in list(self.current.items()):
-            await self.status(evse, connector, status, remember=False)
+    async def _report(self, evse: dict[str, int] | None) -> None:
+        """The connector the trigger named (F06.FR.13), or every one."""
+        for (evse_id, connector), status in list(self.current.items()):
+            if evse is None or (evse["id"], evse.get("connector_id", 1)) == (evse_id, connector):
+                await self.status(evse_id, connector, status, remember=False)
 
     async def boot(self, vendor: str = "ACME", model: str = "Wallbox2", **extra: Any):
         return await self.call(

@@ -16,6 +16,7 @@ import json
 from typing import Any
 
 import websockets
+from ocpp.exceptions import NotSupportedError
 from ocpp.routing import after, on
 from ocpp.v21 import ChargePoint, call, call_result
 from ocpp.v21.enums import Action, TriggerMessageStatusEnumType
@@ -52,13 +53,15 @@ class Station21(ChargePoint):
         connection: Any,
         reports: str = AVAILABILITY_STATE,
         accept_trigger: bool = True,
+        answer_get_variables: bool = True,
     ) -> None:
         super().__init__(station_id, connection, response_timeout=5)
         self.reports = reports
         self.accept_trigger = accept_trigger
+        self.answer_get_variables = answer_get_variables
         self.current: dict[tuple[int, int], str] = {}
-        # What the exporter asked for: ("TriggerMessage", requestedMessage) or
-        # ("GetVariables", [(component name, evse id, connector id, variable name), ...]).
+        # What the exporter asked for: ("TriggerMessage", (requestedMessage, (evse, connector)
+        # or None)) or ("GetVariables", [(component, evse id, connector id, variable), ...]).
         self.asked: list[tuple[str, Any]] = []
         self._task: asyncio.Task[None] | None = None
         self._seq = 0
@@ -68,8 +71,9 @@ class Station21(ChargePoint):
     # -- what the exporter asks ----------------------------------------------------------
 
     @on(Action.trigger_message)
-    def on_trigger(self, requested_message: str, **kwargs: Any):
-        self.asked.append(("TriggerMessage", requested_message))
+    def on_trigger(self, requested_message: str, evse: dict[str, int] | None = None, **kwargs: Any):
+        named = None if evse is None else (evse["id"], evse.get("connector_id", 1))
+        self.asked.append(("TriggerMessage", (requested_message, named)))
         # A station that only reports AvailabilityState has no StatusNotification to send.
         accepted = self.accept_trigger and self.reports == STATUS_NOTIFICATION
         status = (
@@ -80,14 +84,19 @@ class Station21(ChargePoint):
         return call_result.TriggerMessage(status=status)
 
     @after(Action.trigger_message)
-    async def after_trigger(self, requested_message: str, **kwargs: Any) -> None:
-        if (
+    async def after_trigger(
+        self, requested_message: str, evse: dict[str, int] | None = None, **kwargs: Any
+    ) -> None:
+        if not (
             self.accept_trigger
             and self.reports == STATUS_NOTIFICATION
             and requested_message == STATUS_NOTIFICATION
         ):
-            for (evse, connector), status in list(self.current.items()):
-                await self.status(evse, connector, status, remember=False)
+            return
+        named = None if evse is None else (evse["id"], evse.get("connector_id", 1))
+        for (evse_id, connector), status in list(self.current.items()):
+            if named is None or named == (evse_id, connector):
+                await self.status(evse_id, connector, status, remember=False)
 
     @on(Action.get_variables)
     def on_get_variables(self, get_variable_data: list[dict[str, Any]], **kwargs: Any):
@@ -113,6 +122,8 @@ class Station21(ChargePoint):
                 result["attribute_value"] = self.current[key]
             results.append(result)
         self.asked.append(("GetVariables", asked))
+        if not self.answer_get_variables:
+            raise NotSupportedError(description="GetVariables is not supported here")
         return call_result.GetVariables(get_variable_result=results)
 
     # -- what the station sends ----------------------------------------------------------
