@@ -171,6 +171,23 @@ async def test_v201_sources_survive_a_restart_and_clear_independently(tmp_path):
     assert not third.stations["CP-1"].connectors["2"].errors
 
 
+async def test_how_a_station_reports_and_a_station_set_severity_survive_a_restart(tmp_path):
+    fleet, fleet_changes = tracked({"CP-1": Placement("depot", "")})
+    store = reopen(tmp_path, fleet, fleet_changes)
+    fleet.report_connector_status("CP-1", "1", "Faulted", 10.0, via="AvailabilityState")
+    error = ActiveError("OtherError", 11.0, "Faulted", severity="critical")
+    fleet.raise_from("CP-1", "1", "EmergencyStop.Tripped", error, 11.0)
+    await store.flush()
+    store.close()
+
+    restored, restored_changes = tracked({"CP-1": Placement("depot", "")})
+    reopen(tmp_path, restored, restored_changes).close()
+    station = restored.stations["CP-1"]
+    # the first re-sync after the restart asks by GetVariables, not by a trigger it would refuse
+    assert station.status_via == "AvailabilityState"
+    assert station.connectors["1"].errors["OtherError"].severity == "critical"
+
+
 async def test_rows_written_without_sources_restore_their_errors(tmp_path):
     fleet, fleet_changes = tracked({"CP-1": Placement("depot", "")})
     store = reopen(tmp_path, fleet, fleet_changes)
