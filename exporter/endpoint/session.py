@@ -22,6 +22,7 @@ from exporter.endpoint.station_session import (
 from exporter.endpoint.token_bucket import TokenBucket
 from exporter.protocol.handler import VersionHandler
 from exporter.protocol.rpc import (
+    RPC_ERROR_CODES_2X,
     Call,
     CallError,
     CallFailed,
@@ -112,7 +113,9 @@ class Session(StationSession):
         elif isinstance(frame, CallResultError):
             # The station could not process one of our answers: nothing to send back.
             code = clean(frame.code, 40)
-            self.context.stats.protocol_errors[f"callresulterror_{code}"] += 1
+            # The code becomes a label value: only the spec's codes keep their name.
+            known = code if code in RPC_ERROR_CODES_2X else "other"
+            self.context.stats.protocol_errors[f"callresulterror_{known}"] += 1
             log.warning(
                 "station %s refused our answer to %s: %s %s",
                 self.station_id,

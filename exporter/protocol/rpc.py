@@ -108,6 +108,24 @@ class Dialect:
     send_and_result_error: bool = False
 
 
+#: OCPP-J 2.x "RPC Framework Error Codes": the codes a CALLERROR or CALLRESULTERROR may carry.
+RPC_ERROR_CODES_2X = frozenset(
+    {
+        "FormatViolation",
+        "GenericError",
+        "InternalError",
+        "MessageTypeNotSupported",
+        "NotImplemented",
+        "NotSupported",
+        "OccurrenceConstraintViolation",
+        "PropertyConstraintViolation",
+        "ProtocolError",
+        "RpcFrameworkError",
+        "SecurityError",
+        "TypeConstraintViolation",
+    }
+)
+
 OCPP_J_16 = Dialect("FormationViolation", "FormationViolation", "ProtocolError", None)
 OCPP_J_201 = Dialect("FormatViolation", "RpcFrameworkError", "MessageTypeNotSupported", "-1")
 OCPP_J_21 = Dialect("FormatViolation", "RpcFrameworkError", "MessageTypeNotSupported", "-1", True)

@@ -459,12 +459,17 @@ async def test_16_does_not_answer_a_call_whose_id_cannot_be_read(exporter):
 async def test_a_callresulterror_is_counted_not_answered(exporter):
     async with websockets.connect(f"{exporter.ocpp_url}/CS-21CRE", subprotocols=["ocpp2.1"]) as ws:
         await ws.send(json.dumps([5, "e1", "FormatViolation", "bad answer", {}]))
+        # A code outside the spec's list must not become a label value of its own.
+        await ws.send(json.dumps([5, "e2", "Gremlins-" + "x" * 30, "bad answer", {}]))
         answer = await _answer(ws, [2, "h1", "Heartbeat", {}])
         assert answer[0] == 3
     scrape = await exporter.scrape()
-    assert samples(
-        scrape, "ocpp_exporter_protocol_errors_total", reason="callresulterror_FormatViolation"
-    )
+    reasons = {
+        lab["reason"]: v
+        for lab, v in samples(scrape, "ocpp_exporter_protocol_errors_total")
+        if lab["reason"].startswith("callresulterror_")
+    }
+    assert reasons == {"callresulterror_FormatViolation": 1, "callresulterror_other": 1}
 
 
 def relay_to(upstream_url: str) -> Config:
