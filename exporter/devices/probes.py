@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import math
@@ -118,7 +119,7 @@ class Prober:
                     "power_limit",
                     source.interval,
                     source.timeout,
-                    lambda source=source: fetch_power_limit(session, source),
+                    functools.partial(fetch_power_limit, session, source),
                 )
         self.tasks.append(asyncio.create_task(self._watch(), name="sites-watch"))
 

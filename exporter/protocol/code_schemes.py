@@ -164,7 +164,7 @@ def recognise_v201(
         candidate = (CHARGEX, f"CX{int(mrec.group(1)):03d}")
     else:
         candidate = (CHARIN_UEC, tech_code)
-    entry = book.entry(*candidate)
-    if entry is None:
+    code = book.entry(*candidate)
+    if code is None:
         return None
-    return Recognised(entry.scheme, (entry.code,), (reading,), entry.ocpp_error_code)
+    return Recognised(code.scheme, (code.code,), (reading,), code.ocpp_error_code)

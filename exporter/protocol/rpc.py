@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -272,7 +272,7 @@ class Schemas:
         self,
         package_dir: str,
         suffix: str = "",
-        relax: dict[str, Callable[[dict[str, Any]], None]] | None = None,
+        relax: Mapping[str, Callable[[dict[str, Any]], None]] | None = None,
         type_error: str = "TypeConstraintViolation",
         format_error: str = "FormationViolation",
         occurrence_error: str = "OccurenceConstraintViolation",

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import platform
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import TypeVar
 
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -114,8 +115,12 @@ class StatsCollector(Collector):
         yield scrape
 
 
+#: One label value per label of a family (a Counter's key).
+LabelValues = TypeVar("LabelValues", bound=tuple[str, ...])
+
+
 def counter_family(
-    name: str, doc: str, labels: list[str], values: dict[tuple[str, ...], int]
+    name: str, doc: str, labels: list[str], values: Mapping[LabelValues, int]
 ) -> CounterMetricFamily:
     """A counter family from a {label values: count} mapping, in a stable order."""
     family = CounterMetricFamily(name, doc, labels=labels)

@@ -54,7 +54,7 @@ class RelayCollector(Collector):
             "ocpp_exporter_relay_unobserved_frames",
             "Messages forwarded that the exporter could not interpret, by direction and reason.",
             ["direction", "reason"],
-            dict(self.legs.unobserved),
+            self.legs.unobserved,
         )
         registration = GaugeMetricFamily(
             "ocpp_station_registration_status",

@@ -8,6 +8,7 @@ import re
 from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from exporter.security.passwords import Verifier, parse_basic
 from exporter.state.counters import Stats
@@ -22,7 +23,9 @@ HEARTBEAT_PATH = re.compile(r"/api/v1/(controllers|ems)/[^/]+/heartbeat")
 WEB_USER = "ocpp_exporter.web_user"
 
 
-def basic_auth_middleware(users: Mapping[str, str], stats: Stats, verifier: Verifier | None = None):
+def basic_auth_middleware(
+    users: Mapping[str, str], stats: Stats, verifier: Verifier | None = None
+) -> Middleware:
     verifier = verifier or Verifier()
     challenge = {"WWW-Authenticate": 'Basic realm="ocpp-exporter", charset="UTF-8"'}
 

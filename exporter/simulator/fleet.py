@@ -30,6 +30,7 @@ from ocpp.routing import after, on
 from ocpp.v16 import ChargePoint, call, call_result
 from ocpp.v16.enums import Action, ResetStatus, TriggerMessageStatus
 from pydantic import PlainValidator, StrictInt, WithJsonSchema
+from websockets.typing import Subprotocol
 
 from exporter import yaml_reader
 from exporter.durations import parse_duration
@@ -377,14 +378,18 @@ class SimulatedChargePoint(ChargePoint):
         self.station = station
 
     @on(Action.trigger_message)
-    def on_trigger_message(self, requested_message: str, connector_id: int | None = None):
+    def on_trigger_message(
+        self, requested_message: str, connector_id: int | None = None
+    ) -> call_result.TriggerMessage:
         self.station.counters.triggers += 1
         if requested_message in ("StatusNotification", "BootNotification", "Heartbeat"):
             return call_result.TriggerMessage(status=TriggerMessageStatus.accepted)
         return call_result.TriggerMessage(status=TriggerMessageStatus.not_implemented)
 
     @after(Action.trigger_message)  # the requested message follows the answer, as 1.6 says
-    async def after_trigger_message(self, requested_message: str, connector_id: int | None = None):
+    async def after_trigger_message(
+        self, requested_message: str, connector_id: int | None = None
+    ) -> None:
         with contextlib.suppress(*_SEND_ERRORS):
             if requested_message == "StatusNotification":
                 await self.station.report(connector_id)
@@ -394,11 +399,11 @@ class SimulatedChargePoint(ChargePoint):
                 await self.call(call.Heartbeat())
 
     @on(Action.reset)
-    def on_reset(self, type: str):
+    def on_reset(self, type: str) -> call_result.Reset:
         return call_result.Reset(status=ResetStatus.accepted)
 
     @after(Action.reset)
-    def after_reset(self, type: str):
+    def after_reset(self, type: str) -> None:
         self.station.request_reboot()
 
 
@@ -532,7 +537,7 @@ class SimStation:
     async def _session(self, boot: bool) -> None:
         subprotocol = "ocpp1.6" if self.reporter201 is None else self.reporter201.subprotocol
         async with websockets.connect(
-            f"{self.url}/{self.id}", subprotocols=[subprotocol], open_timeout=30
+            f"{self.url}/{self.id}", subprotocols=[Subprotocol(subprotocol)], open_timeout=30
         ) as ws:
             connection = CountingConnection(ws, self.counters)
             cp = self.cp = (

@@ -77,7 +77,7 @@ class _Handlers:
         return requested_message in ("BootNotification", "Heartbeat")
 
     @on("TriggerMessage")
-    def on_trigger_message(self, requested_message: str, **kwargs: Any):
+    def on_trigger_message(self, requested_message: str, **kwargs: Any) -> Any:
         accepted = self._answers(requested_message)
         status = "Accepted" if accepted else "Rejected"
         return self._reporter.call_result.TriggerMessage(status=status)
@@ -85,7 +85,7 @@ class _Handlers:
     @after("TriggerMessage")
     async def after_trigger_message(
         self, requested_message: str, evse: dict[str, int] | None = None, **kwargs: Any
-    ):
+    ) -> None:
         if not self._answers(requested_message):
             return
         with contextlib.suppress(*self._send_errors):
@@ -98,17 +98,17 @@ class _Handlers:
                 await self.call(self._reporter.call.Heartbeat())  # type: ignore[attr-defined]
 
     @on("GetVariables")
-    def on_get_variables(self, get_variable_data: list[dict[str, Any]], **kwargs: Any):
+    def on_get_variables(self, get_variable_data: list[dict[str, Any]], **kwargs: Any) -> Any:
         return self._reporter.call_result.GetVariables(
             get_variable_result=[self._reporter.variable(item) for item in get_variable_data]
         )
 
     @on("Reset")
-    def on_reset(self, type: str, **kwargs: Any):
+    def on_reset(self, type: str, **kwargs: Any) -> Any:
         return self._reporter.call_result.Reset(status="Accepted")
 
     @after("Reset")
-    def after_reset(self, type: str, **kwargs: Any):
+    def after_reset(self, type: str, **kwargs: Any) -> None:
         self._reboot()
 
 
@@ -170,7 +170,7 @@ class Reporter201:
         """After a reboot the station starts with no problem raised."""
         self.raised.clear()
 
-    async def boot(self, cp: Any, vendor: str, model: str, firmware: str, serial: str):
+    async def boot(self, cp: Any, vendor: str, model: str, firmware: str, serial: str) -> Any:
         station = {
             "vendorName": vendor,
             "model": model,

@@ -43,7 +43,7 @@ SEND_BUFFER = 32 * 1024
 
 
 class Subscriber:
-    def __init__(self, transport: asyncio.BaseTransport | None, max_queued: int) -> None:
+    def __init__(self, transport: asyncio.Transport | None, max_queued: int) -> None:
         self.transport = transport
         self.max_queued = max_queued
         self.pending: deque[Change] = deque()
@@ -291,7 +291,7 @@ def _dumps(body: object) -> str:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
 
 
-def _small_buffers(transport: asyncio.BaseTransport | None) -> None:
+def _small_buffers(transport: asyncio.Transport | None) -> None:
     if transport is None:
         return
     sock = transport.get_extra_info("socket")
