@@ -137,6 +137,7 @@ class NotificationStream:
         self.epoch = secrets.token_hex(4)
         self.subscribers: set[Subscriber] = set()
         self.dropped_total = 0
+        self.resumed_total = 0  # reconnects answered with the missed changes, not a snapshot
         self._hooks: dict[int, SourceHook] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -250,6 +251,8 @@ class NotificationStream:
         self.refresh()
         missed = self._missed(request.headers.get("Last-Event-ID"))
         first = self._snapshot() if missed is None else None
+        if missed is not None:
+            self.resumed_total += 1
         transport = request.transport
         _small_buffers(transport)
         subscriber = Subscriber(transport, self.max_queued)

@@ -246,3 +246,28 @@ async def test_the_page_is_usable_from_the_keyboard(exporter: Running, browser: 
         )
     )
     assert outline not in ("", "none")
+
+
+async def test_the_page_reconnects_and_catches_up_on_what_it_missed(
+    exporter: Running, browser: WebDriver
+):
+    north = await exporter.station("CP-N1")
+    south = await exporter.station("CP-S1")
+    stream = exporter.svc.metrics_side.stream
+    try:
+        await north.boot()
+        await south.boot()
+        await run(open_live, browser, exporter.http_url + "/")
+        await run(wait_for, browser, showing(browser))
+
+        # the connection breaks (a proxy restarts, the laptop's Wi-Fi drops) ...
+        for subscriber in list(stream.subscribers):
+            subscriber.drop()
+        # ... and a fault comes while the page is not connected
+        await north.status(1, "Faulted", "OverCurrentFailure")
+        await run(wait_for, browser, showing(browser, "OverCurrentFailure"), 10.0)
+        assert stream.resumed_total == 1, "the browser did not resume with Last-Event-ID"
+        await run(wait_for, browser, lambda d: d.find_element(By.ID, "connection").text == "Live")
+    finally:
+        await north.close()
+        await south.close()
