@@ -39,6 +39,7 @@ from exporter.state.fleet import ChangeHooks, Fleet, Placement
 from exporter.state.relay_legs import UpstreamLegs
 from exporter.state.sites import Sites
 from exporter.web.app import MetricsSide
+from exporter.web.stream import NotificationStream
 
 log = logging.getLogger("exporter")
 
@@ -82,7 +83,18 @@ def build(config: Config) -> Service:
     # Each station's /metrics lines are rendered again only when the fleet says it changed;
     # the live page's stream refreshes on the same changes (added below, once it exists).
     rendered = RenderedStations()
-    hooks = ChangeHooks(rendered, *([changes] if changes else []))
+
+    # The notifications' sources read `fleet` and `sites`, bound below before anything reads
+    # them; the live page's stream recomputes the fleet's only after the fleet tells it of a
+    # change.
+    def fleet_source() -> Iterable[Notification]:
+        return fleet_notifications(fleet, catalog)
+
+    def site_source() -> Iterable[Notification]:
+        return site_notifications(sites, catalog, stations_of)
+
+    stream = NotificationStream([fleet_source, site_source])
+    hooks = ChangeHooks(rendered, stream.follow(fleet_source), *([changes] if changes else []))
     fleet = Fleet(
         inventory, max_stations=config.limits.max_stations, now=time.time(), changes=hooks
     )
@@ -120,17 +132,13 @@ def build(config: Config) -> Service:
     ocpp_app = web.Application()
     ocpp.add_routes(ocpp_app)
 
-    def fleet_source() -> Iterable[Notification]:
-        return fleet_notifications(fleet, catalog)
-
     metrics_side = MetricsSide(
         registry,
         stats_collector,
-        [fleet_source, lambda: site_notifications(sites, catalog, stations_of)],
+        stream,
         config.ocpp.path_prefix,
         fleet_exposition,
     )
-    hooks.add(metrics_side.stream.follow(fleet_source))
     web_users = config.web.basic_auth_users
     metrics_app = web.Application(
         middlewares=[basic_auth_middleware(web_users, stats, verifier)] if web_users else []

@@ -151,13 +151,11 @@ class NoChangeHook:
 
 
 class ChangeHooks:
-    """Several hooks told the same changes (the state store, the live page's stream)."""
+    """Several hooks told the same changes (the cached exposition, the live page's stream, the
+    state store)."""
 
     def __init__(self, *hooks: ChangeHook) -> None:
-        self.hooks = list(hooks)
-
-    def add(self, hook: ChangeHook) -> None:
-        self.hooks.append(hook)
+        self.hooks = hooks
 
     def station_changed(self, station_id: str, urgent: bool) -> None:
         for hook in self.hooks:

@@ -16,7 +16,7 @@ from exporter import __version__
 from exporter.render.exposition import FleetExposition
 from exporter.render.metrics import StatsCollector
 from exporter.render.notifications import Notification, ordered
-from exporter.web.stream import NotificationSource, NotificationStream
+from exporter.web.stream import NotificationStream
 
 # The page is plain files in the package: no build step, nothing fetched from another host.
 STATIC = importlib.resources.files("exporter.web") / "static"
@@ -45,7 +45,7 @@ class MetricsSide:
         self,
         registry: CollectorRegistry,
         stats_collector: StatsCollector,
-        sources: list[NotificationSource],
+        stream: NotificationStream,
         ocpp_prefix: str,
         fleet_exposition: FleetExposition | None = None,
     ) -> None:
@@ -53,10 +53,10 @@ class MetricsSide:
         # Renders the fleet-sized families without blocking the loop; the registry the rest.
         self.fleet_exposition = fleet_exposition
         self.stats_collector = stats_collector
-        self.sources = sources
         self.ocpp_prefix = ocpp_prefix
         self.ready = False
-        self.stream = NotificationStream(sources)
+        # The live page's stream; its sources are what /api/v1/notifications lists too.
+        self.stream = stream
         self.page = _page(ocpp_prefix)
         self.static = {name: (STATIC / name).read_bytes() for name in STATIC_TYPES}
 
@@ -71,7 +71,7 @@ class MetricsSide:
         app.router.add_get("/api/v1/notifications", self.notifications)
 
     def current_notifications(self) -> Iterable[Notification]:
-        return (n for source in self.sources for n in source())
+        return (n for source in self.stream.sources for n in source())
 
     async def live_page(self, request: web.Request) -> web.Response:
         return web.Response(text=self.page, content_type="text/html", headers=PAGE_HEADERS)

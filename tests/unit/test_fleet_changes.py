@@ -143,12 +143,10 @@ def test_a_fleet_without_a_hook_still_works():
 
 def test_several_hooks_are_told_the_same_changes():
     store, page = ChangeLog(), ChangeLog()
-    hooks = ChangeHooks(store)
-    fleet = Fleet(changes=hooks)
+    fleet = Fleet(changes=ChangeHooks(store, page))
     fleet.connect("CP-1", 1.0)
-    hooks.add(page)  # added once the fleet exists, as service.build adds the live page's
     error = ActiveError("GroundFailure", 2.0, "Available")
     fleet.report_status("CP-2", "1", "Available", error, 2.0)
-    assert store.dirty == {"CP-1", "CP-2"} and page.dirty == {"CP-2"}
+    assert store.dirty == page.dirty == {"CP-1", "CP-2"}
     assert fleet.forget(now=100.0, after=1.0) == ["CP-2"]  # never connected, not configured
     assert store.deleted == page.deleted == {"CP-2"}
