@@ -22,6 +22,8 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from exporter.config.model import Site
+from exporter.config.security import WebSecurity
+from exporter.security.passwords import hash_password
 from tests.conftest import Running
 from tests.conftest import test_config as make_config
 from tests.support.browser import chromium
@@ -271,3 +273,19 @@ async def test_the_page_reconnects_and_catches_up_on_what_it_missed(
     finally:
         await north.close()
         await south.close()
+
+
+async def test_the_page_and_its_stream_work_behind_basic_auth(exporter_factory, browser: WebDriver):
+    web_security = WebSecurity(basic_auth_users={"desk": hash_password("see-the-faults")})
+    exporter: Running = await exporter_factory(replace(make_config(), web=web_security))
+    station = await exporter.station("CP-AUTH")
+    try:
+        await station.boot()
+        await station.status(1, "Available", "GroundFailure")
+        # the browser answers each 401 challenge, the event stream's included
+        await run(
+            open_live, browser, f"http://desk:see-the-faults@127.0.0.1:{exporter.metrics_port}/"
+        )
+        await run(wait_for, browser, showing(browser, "CP-AUTH"))
+    finally:
+        await station.close()
