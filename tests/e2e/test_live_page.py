@@ -289,3 +289,46 @@ async def test_the_page_and_its_stream_work_behind_basic_auth(exporter_factory, 
         await run(wait_for, browser, showing(browser, "CP-AUTH"))
     finally:
         await station.close()
+
+
+CONTRAST = """
+// WCAG 2 contrast ratio of each element's text against the first opaque background behind it.
+const rgb = (c) => c.match(/[\\d.]+/g).map(Number);
+const lum = ([r, g, b]) => {
+  const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+  return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+};
+const background = (el) => {
+  for (; el; el = el.parentElement) {
+    const c = rgb(getComputedStyle(el).backgroundColor);
+    if (c.length < 4 || c[3] > 0) return c;
+  }
+  return [255, 255, 255];
+};
+return [...document.querySelectorAll(arguments[0])].map((el) => {
+  const [a, b] = [lum(rgb(getComputedStyle(el).color)), lum(background(el))];
+  return [el.className || el.tagName, (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05)];
+});
+"""
+
+
+async def test_text_meets_wcag_aa_contrast(exporter: Running, browser: WebDriver):
+    station = await exporter.station("CP-N1")
+    try:
+        await station.boot()
+        for connector, code in enumerate(
+            ("GroundFailure", "ConnectorLockFailure", "EVCommunicationError"), 1
+        ):
+            await station.status(connector, "Available", code)
+        await run(open_live, browser, exporter.http_url + "/")
+        await run(wait_for, browser, lambda d: len(card_ids(d)) == 4)  # and CP-S1 offline
+        selectors = (
+            "h1, nav a, label, #connection, #count, .badge, .card h2, .where, .card p, li, footer p"
+        )
+        measured = await run(browser.execute_script, CONTRAST, selectors)
+        badges = {name for name, _ in measured if name.startswith("badge")}
+        assert badges == {"badge critical", "badge warning", "badge info"}
+        low = [(name, round(ratio, 2)) for name, ratio in measured if ratio < 4.5]
+        assert not low, f"below WCAG AA (4.5:1): {low}"
+    finally:
+        await station.close()
