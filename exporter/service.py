@@ -212,6 +212,8 @@ async def start(service: Service) -> list[web.AppRunner]:
 async def stop(service: Service, runners: list[web.AppRunner]) -> None:
     """Close station sessions with 1001 (the OCPP app's shutdown hook), then the listeners."""
     service.metrics_side.ready = False
+    # Waiting password checks answer "try again later" now rather than hold the shutdown.
+    service.ocpp.admission.verifier.gate.close()
     await service.prober.stop()
     for runner in runners:
         await runner.cleanup()

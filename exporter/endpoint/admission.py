@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -17,6 +18,7 @@ from aiohttp import web
 from exporter.config.model import Limits
 from exporter.config.security import OcppSecurity
 from exporter.endpoint.peer_identity import PEER_IDENTITY
+from exporter.security.login_gate import LoginsOverloaded
 from exporter.security.passwords import Verifier, parse_basic
 from exporter.security.tls import peer_common_name
 from exporter.state.counters import Stats
@@ -106,7 +108,18 @@ class Admission:
             ):
                 stored = self.security.unknown_password_hash or None
             same_user = hmac.compare_digest(user.encode(), station_id.encode())
-            ok = await self.verifier.check(station_id, password, stored if same_user else None)
+            peer = request.get(PEER_IDENTITY)
+            # The station's own address (behind a trusted proxy: the one it forwarded), so the
+            # login gate backs off a failing address, not the proxy all stations come through.
+            source = (peer.station_address if peer is not None else "") or request.remote or ""
+            try:
+                ok = await self.verifier.check(
+                    station_id, password, stored if same_user else None, source, _alive(request)
+                )
+            except LoginsOverloaded:
+                return Refusal(
+                    503, "login_overload", "too many logins being checked; retry", auth=False
+                )
             if not same_user:
                 return Refusal(401, "user_mismatch", "invalid credentials")
             if not ok:
@@ -128,3 +141,14 @@ class Admission:
                     503, "unknown_station_cap", "too many unconfigured stations", auth=False
                 )
         return None
+
+
+def _alive(request: web.Request) -> Callable[[], bool]:
+    """Whether the client that sent `request` is still connected (a queued password check for
+    a client that gave up is skipped)."""
+
+    def alive() -> bool:
+        transport = request.transport
+        return transport is not None and not transport.is_closing()
+
+    return alive

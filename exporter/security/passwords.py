@@ -1,19 +1,22 @@
 """Password hashes for station (OCPP profile 1/2) and metrics-side Basic auth credentials.
 
 scrypt from the standard library: memory-hard, no extra dependency. Verification runs in a
-worker thread (about 40 ms of CPU each) and successful checks are remembered by an HMAC of the
+worker thread (about 40 ms of CPU each) under a LoginGate (login_gate.py: bounded, clean
+addresses first, failing ones backed off) and successful checks are remembered by an HMAC of the
 credential under a per-process key, so a reconnect storm of 1,000 stations does not cost 1,000
 scrypt runs on the event loop's cores, while a wrong password always pays the full price.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
 import os
 from collections import OrderedDict
+from collections.abc import Callable
+
+from exporter.security.login_gate import LoginGate
 
 SCRYPT_N = 2**14
 SCRYPT_R = 8
@@ -65,21 +68,31 @@ DUMMY_HASH = hash_password(os.urandom(16).hex())
 
 
 class Verifier:
-    """Checks (user, password) against stored hashes, remembering recent successes."""
+    """Checks (user, password) against stored hashes, remembering recent successes. The scrypt
+    work runs through a LoginGate (bounded, clean addresses first, failing ones backed off)."""
 
-    def __init__(self, cache_size: int = 100_000) -> None:
+    def __init__(self, cache_size: int = 100_000, gate: LoginGate | None = None) -> None:
         self._key = os.urandom(32)
         self._ok: OrderedDict[bytes, str] = OrderedDict()
         self._cache_size = cache_size
+        self.gate = gate or LoginGate()
 
     def _fingerprint(self, user: str, password: str) -> bytes:
         return hmac.digest(self._key, f"{user}\0{password}".encode(), "sha256")
 
-    async def check(self, user: str, password: str, stored: str | None) -> bool:
+    async def check(
+        self,
+        user: str,
+        password: str,
+        stored: str | None,
+        source: str = "",
+        alive: Callable[[], bool] = lambda: True,
+    ) -> bool:
         """True when `password` matches `stored`; `stored` None (unknown user) is always False
-        after the same amount of work."""
+        after the same amount of work. `source` is the client's address (for the gate's
+        backoff). Raises LoginsOverloaded when too many checks wait: not a verdict."""
         if stored is None:
-            await asyncio.to_thread(verify_password, password, DUMMY_HASH)
+            await self.gate.run(source, user, lambda: verify_password(password, DUMMY_HASH), alive)
             return False
         fingerprint = self._fingerprint(user, password)
         cached = self._ok.get(fingerprint)
@@ -87,7 +100,7 @@ class Verifier:
         if cached is not None and hmac.compare_digest(cached, stored):
             self._ok.move_to_end(fingerprint)
             return True
-        ok = await asyncio.to_thread(verify_password, password, stored)
+        ok = await self.gate.run(source, user, lambda: verify_password(password, stored), alive)
         if ok:
             self._ok[fingerprint] = stored
             if len(self._ok) > self._cache_size:

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
+from exporter.security.login_gate import LoginsOverloaded
 from exporter.security.passwords import Verifier, parse_basic
 from exporter.state.counters import Stats
 
@@ -28,6 +29,7 @@ def basic_auth_middleware(
 ) -> Middleware:
     verifier = verifier or Verifier()
     challenge = {"WWW-Authenticate": 'Basic realm="ocpp-exporter", charset="UTF-8"'}
+    retry = {"Retry-After": "5"}
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -45,7 +47,14 @@ def basic_auth_middleware(
             reason = "missing_credentials"
         else:
             user, password = credentials
-            if await verifier.check(user, password, users.get(user)):
+            try:
+                ok = await verifier.check(user, password, users.get(user), request.remote or "")
+            except LoginsOverloaded:
+                stats.limit_breaches["login_overload"] += 1
+                return web.Response(
+                    status=503, text="too many logins being checked; retry\n", headers=retry
+                )
+            if ok:
                 request[WEB_USER] = user
                 return await handler(request)
             reason = "bad_credentials"
