@@ -17,7 +17,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, PlainValidator, Strict, WithJsonSchema
+from pydantic import BeforeValidator, Field, Strict
 
 from exporter import yaml_reader
 from exporter.config.fields import (
@@ -49,8 +49,8 @@ from exporter.config.security import (
 from exporter.knowledge.catalog import ENTRY_KEYS
 from exporter.knowledge.severity import Severity
 from exporter.knowledge.vendor_codes import (
-    OCPP_ERROR_CODES,
     STANDARD_SCHEMES,
+    OcppErrorCode,
     OperatorCatalog,
     Responsible,
     VendorCode,
@@ -329,17 +329,6 @@ class InventorySection(Section):
     sites: tuple[SiteSection, ...] = ()
 
 
-def _ocpp_error_code(value: Any) -> str:
-    if value not in OCPP_ERROR_CODES:
-        raise ValueError(f"expected an OCPP 1.6 error code other than NoError, got {value!r}")
-    return str(value)
-
-
-OcppErrorCode = Annotated[
-    str,
-    PlainValidator(_ocpp_error_code),
-    WithJsonSchema({"enum": sorted(OCPP_ERROR_CODES)}),
-]
 #: A vendor catalog's name is its `scheme` label value and API field.
 CATALOG_NAME_RE = r"^[a-z0-9][a-z0-9._-]{0,31}$"
 CatalogName = Annotated[str, Strict(), Field(pattern=CATALOG_NAME_RE)]

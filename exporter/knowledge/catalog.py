@@ -12,13 +12,13 @@ from dataclasses import dataclass, field, replace
 from importlib import resources
 from typing import Annotated, Any, Protocol
 
-from pydantic import Field, PlainValidator, WithJsonSchema
+from pydantic import Field
 
 from exporter import yaml_reader
 from exporter.knowledge import vendor_codes
 from exporter.knowledge.ocpp_enums import ERROR_CODES, UNKNOWN
 from exporter.knowledge.severity import Severity
-from exporter.knowledge.vendor_codes import CodeBook
+from exporter.knowledge.vendor_codes import CodeBook, Responsible
 from exporter.yaml_reader import DocumentError, DurationText, Section, Steps, Text
 
 NOTIFICATION_KINDS = ("station_offline", "controller_offline", "ems_offline")
@@ -150,19 +150,6 @@ def runbook_url(base: str, alert: str) -> str:
 DEFAULT_RUNBOOK_BASE = "https://github.com/ocpp-exporter/ocpp-exporter/blob/main/docs/alerts.md"
 
 
-def _responsible(value: Any) -> tuple[str, ...]:
-    if not isinstance(value, list) or any(r not in vendor_codes.RESPONSIBLE for r in value):
-        raise ValueError(f"expected a list of {', '.join(vendor_codes.RESPONSIBLE)}")
-    return tuple(value)
-
-
-Responsible = Annotated[
-    tuple[str, ...],
-    PlainValidator(_responsible),
-    WithJsonSchema({"type": "array", "items": {"enum": list(vendor_codes.RESPONSIBLE)}}),
-]
-
-
 @dataclass(frozen=True)
 class _EntrySection(Section):
     """One entry of catalog.yaml as written."""
@@ -173,7 +160,7 @@ class _EntrySection(Section):
     description: Text
     station_behaviour: Text
     resolution: Steps
-    responsible: Responsible = ()
+    responsible: tuple[Responsible, ...] = ()
     alert: Text = ""
 
 

@@ -12,12 +12,14 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
-import yaml
+from pydantic import Field, PlainValidator, WithJsonSchema
 
+from exporter import yaml_reader
 from exporter.knowledge.ocpp_enums import NO_ERROR, OCPP16_ERROR_CODES
-from exporter.knowledge.severity import SEVERITIES
+from exporter.knowledge.severity import Severity
+from exporter.yaml_reader import Document, DocumentError, Section, Steps, Text
 
 CHARGEX = "chargex"
 EVGO = "evgo"
@@ -44,8 +46,22 @@ MAX_COMPOUND_CODES = 8
 OCPP_ERROR_CODES = frozenset(OCPP16_ERROR_CODES) - {NO_ERROR}
 
 
-class VendorCodesError(Exception):
+class VendorCodesError(DocumentError):
     """The packaged vendor_codes.yaml is broken (a bug in the release, not in user input)."""
+
+
+def _ocpp_error_code(value: Any) -> str:
+    if value not in OCPP_ERROR_CODES:
+        raise ValueError(f"expected an OCPP 1.6 error code other than NoError, got {value!r}")
+    return str(value)
+
+
+#: The OCPP 1.6 error code a vendor code is sent with (packaged schemes and operator catalogs).
+OcppErrorCode = Annotated[
+    str,
+    PlainValidator(_ocpp_error_code),
+    WithJsonSchema({"enum": sorted(OCPP_ERROR_CODES)}),
+]
 
 
 @dataclass(frozen=True)
@@ -171,63 +187,78 @@ def error_codes_url(runbook_base: str, scheme: str, code: str) -> str:
     return f"{folder}/error-codes.md#{anchor(scheme, code)}"
 
 
-def _text(value: Any) -> str:
-    return " ".join(str(value).split())
+def _text(value: str) -> str:
+    return " ".join(value.split())
 
 
-def _code(scheme: str, code: str, data: Any, runbook_base: str) -> VendorCode:
-    where = f"vendor_codes.yaml {scheme}.{code}"
-    if not isinstance(data, dict):
-        raise VendorCodesError(f"{where} is not a mapping")
-    try:
-        severity = data["severity"]
-        responsible = tuple(data["responsible"])
-        steps = tuple(_text(s) for s in data["resolution"])
-        ocpp_code = data["ocpp_error_code"]
-        entry = VendorCode(
-            scheme=scheme,
-            code=code,
-            name=str(data.get("name", code)),
-            title=_text(data["title"]),
-            severity=severity,
-            responsible=responsible,
-            description=_text(data["description"]),
-            station_behaviour=_text(data["station_behaviour"]),
-            resolution=steps,
-            ocpp_error_code=ocpp_code,
-            runbook_url=error_codes_url(runbook_base, scheme, code),
-            reading=str(data.get("reading", "")),
-        )
-    except KeyError as exc:
-        raise VendorCodesError(f"{where} lacks {exc.args[0]!r}") from None
-    if severity not in SEVERITIES:
-        raise VendorCodesError(f"{where}: unknown severity {severity!r}")
-    if not responsible or any(r not in RESPONSIBLE for r in responsible):
-        raise VendorCodesError(f"{where}: responsible must be a list of {RESPONSIBLE}")
-    if not steps:
-        raise VendorCodesError(f"{where}: no resolution steps")
-    if ocpp_code not in OCPP_ERROR_CODES:
-        raise VendorCodesError(f"{where}: {ocpp_code!r} is not an OCPP 1.6 error code")
-    return entry
+@dataclass(frozen=True)
+class _CodeSection(Section):
+    """One code of a standard scheme in vendor_codes.yaml."""
+
+    title: Text
+    severity: Severity
+    responsible: Annotated[tuple[Responsible, ...], Field(min_length=1)]
+    description: Text
+    station_behaviour: Text
+    resolution: Steps
+    ocpp_error_code: OcppErrorCode
+    name: Text | None = None
+    reading: Text = ""
+
+
+@dataclass(frozen=True)
+class _SchemeSection(Section):
+    title: Text
+    url: Text
+    vendor_ids: tuple[Text, ...]
+    codes: dict[str, _CodeSection]
+
+
+@dataclass(frozen=True)
+class _VendorCodesFile(Section):
+    schemes: dict[str, _SchemeSection]
+
+
+def _code(scheme: str, code: str, data: _CodeSection, runbook_base: str) -> VendorCode:
+    return VendorCode(
+        scheme=scheme,
+        code=code,
+        name=data.name or code,
+        title=_text(data.title),
+        severity=data.severity,
+        responsible=data.responsible,
+        description=_text(data.description),
+        station_behaviour=_text(data.station_behaviour),
+        resolution=tuple(_text(step) for step in data.resolution),
+        ocpp_error_code=data.ocpp_error_code,
+        runbook_url=error_codes_url(runbook_base, scheme, code),
+        reading=data.reading,
+    )
 
 
 def parse(data: Any, runbook_base: str) -> CodeBook:
-    schemes_data = data.get("schemes", {}) if isinstance(data, dict) else {}
-    if sorted(schemes_data) != sorted(STANDARD_SCHEMES):
-        raise VendorCodesError(f"vendor_codes.yaml schemes must be exactly {STANDARD_SCHEMES}")
+    """A vendor_codes.yaml document already loaded (tests build broken ones)."""
+    doc = Document("vendor_codes.yaml", data, error_type=VendorCodesError)
+    return _parse(doc, runbook_base)
+
+
+def _parse(doc: Document, runbook_base: str) -> CodeBook:
+    schemes_data = doc.data.get("schemes") if isinstance(doc.data, dict) else None
+    if not isinstance(schemes_data, dict) or sorted(schemes_data) != sorted(STANDARD_SCHEMES):
+        raise doc.error(("schemes",), f"must be exactly {', '.join(STANDARD_SCHEMES)}")
+    file = doc.read(_VendorCodesFile)
     schemes: dict[str, Scheme] = {}
     for name in STANDARD_SCHEMES:
-        raw = schemes_data[name]
-        codes = {
-            str(code).upper(): _code(name, str(code), entry, runbook_base)
-            for code, entry in raw["codes"].items()
-        }
+        raw = file.schemes[name]
         schemes[name] = Scheme(
             name=name,
-            title=str(raw["title"]),
-            url=str(raw["url"]),
-            vendor_ids=tuple(str(v).casefold() for v in raw["vendor_ids"]),
-            codes=codes,
+            title=raw.title,
+            url=raw.url,
+            vendor_ids=tuple(v.casefold() for v in raw.vendor_ids),
+            codes={
+                code.upper(): _code(name, code, entry, runbook_base)
+                for code, entry in raw.codes.items()
+            },
         )
     return CodeBook(schemes=schemes)
 
@@ -235,4 +266,4 @@ def parse(data: Any, runbook_base: str) -> CodeBook:
 def load(runbook_base: str) -> CodeBook:
     """The packaged vendor_codes.yaml."""
     text = resources.files(__package__).joinpath("vendor_codes.yaml").read_text(encoding="utf-8")
-    return parse(yaml.safe_load(text), runbook_base)
+    return _parse(yaml_reader.loads(text, "vendor_codes.yaml", VendorCodesError), runbook_base)

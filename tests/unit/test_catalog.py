@@ -113,8 +113,8 @@ def broken(edit: Any) -> dict[str, Any]:
         ),
         (
             lambda d: d["errors"]["GroundFailure"].__setitem__("responsible", ["nobody"]),
-            "errors.GroundFailure.responsible",
-            "expected a list of ev_driver, operator",
+            "errors.GroundFailure.responsible[0]",
+            "expected one of ev_driver, operator, maintenance, vehicle, got 'nobody'",
         ),
         (
             lambda d: d["errors"]["GroundFailure"].pop("responsible"),

@@ -65,11 +65,18 @@ def test_a_broken_packaged_file_is_a_specific_error():
         for name in vendor_codes.STANDARD_SCHEMES
     }
     schemes["evgo"]["codes"] = {"A000": bad}
-    with pytest.raises(VendorCodesError, match=r"evgo\.A000: unknown severity 'urgent'"):
+    with pytest.raises(VendorCodesError) as refused:
         vendor_codes.parse({"schemes": schemes}, "")
+    assert refused.value.key == "schemes.evgo.codes.A000.severity"
+    assert refused.value.problem == "expected one of critical, warning, info, got 'urgent'"
     schemes["evgo"]["codes"] = {"A000": {**bad, "severity": "info", "responsible": ["cpo"]}}
-    with pytest.raises(VendorCodesError, match="responsible"):
+    with pytest.raises(VendorCodesError) as refused:
         vendor_codes.parse({"schemes": schemes}, "")
+    assert refused.value.key == "schemes.evgo.codes.A000.responsible[0]"
+    schemes["evgo"]["codes"] = {"A000": {**bad, "severity": "info", "responsible": []}}
+    with pytest.raises(VendorCodesError) as refused:
+        vendor_codes.parse({"schemes": schemes}, "")
+    assert refused.value.key == "schemes.evgo.codes.A000.responsible"
 
 
 @pytest.mark.parametrize(
