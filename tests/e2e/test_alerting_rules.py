@@ -88,6 +88,15 @@ def test_promtool_accepts_the_rules_and_the_prometheus_config() -> None:
     assert "3 rule files found" in result.stdout
 
 
+def test_promtool_accepts_the_config_docker_compose_mounts(tmp_path: Path) -> None:
+    # laid out as in the container: the config file with the generated rules next to it
+    shutil.copy(ROOT / "deploy" / "prometheus.yml", tmp_path / "prometheus.yml")
+    shutil.copytree(ALERTING / "rules", tmp_path / "rules")
+    result = run("promtool", "check", "config", tmp_path / "prometheus.yml")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout + result.stderr
+
+
 def test_promtool_unit_tests_pass() -> None:
     tests = sorted((ALERTING / "tests").glob("*.yml"))
     assert {"ocpp-connectivity.test.yml", "ocpp-connector-errors.test.yml"} <= {

@@ -1,5 +1,6 @@
-"""The configuration on the command line: check-config and serve (real subprocesses). The
-reader itself is tested without processes in tests/unit/test_config_file.py."""
+"""The configuration on the command line: check-config, serve and hash-password (real
+subprocesses). The reader itself is tested without processes in tests/unit/test_config_file.py,
+test_relay_config.py, test_security_config.py and test_sites_config.py."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from exporter.config.model import parse
+from exporter.security.passwords import verify_password
 from tests.unit.test_config_file import GOOD
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,3 +57,48 @@ def test_check_config_loads_the_certificates_it_names(tmp_path):
     result = run_cli("check-config", str(write(tmp_path, text)))
     assert result.returncode == 1
     assert "ocpp.security.tls" in result.stderr
+
+
+def test_check_config_reports_a_relay_mistake(tmp_path):
+    bad = run_cli(
+        "check-config",
+        str(write(tmp_path, "mode: relay\nrelay:\n  upstream_url: https://csms/ocpp\n")),
+    )
+    assert bad.returncode == 1
+    assert "relay.upstream_url" in bad.stderr + bad.stdout
+    good = run_cli(
+        "check-config",
+        str(write(tmp_path, "mode: relay\nrelay:\n  upstream_url: wss://csms/ocpp\n")),
+    )
+    assert good.returncode == 0, good.stderr
+
+
+def test_check_config_reports_a_bad_probe(tmp_path):
+    text = (
+        "inventory:\n  sites:\n    - name: depot\n      stations: [CP-1]\n"
+        "      ems: {id: e, probe: {type: tcp, target: 'x:0'}}\n"
+    )
+    result = run_cli("check-config", str(write(tmp_path, text)))
+    assert result.returncode == 1
+    assert "inventory.sites[0].ems.probe.target" in result.stderr
+    assert "port from 1 to 65535" in result.stderr
+
+
+def test_hash_password_cli_output_verifies_and_is_accepted_by_the_config():
+    result = subprocess.run(
+        [sys.executable, "-m", "exporter", "hash-password"],
+        input="s3cret pass\n",
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    )
+    stored = result.stdout.strip()
+    assert "s3cret" not in stored
+    assert verify_password("s3cret pass", stored)
+    assert not verify_password("s3cret pas", stored)
+    parsed = parse(
+        {"ocpp": {"security": {"profile": 1, "stations": {"CP-1": {"password_hash": stored}}}}},
+        "exporter.yml",
+    )
+    assert parsed.ocpp_security.passwords == {"CP-1": stored}

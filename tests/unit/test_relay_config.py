@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
 from exporter.config import model as config
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_standalone_is_the_default():
@@ -103,28 +97,3 @@ def test_errors_name_the_key_and_the_problem(document, key, problem):
     assert error.value.source == "fleet.yaml"
     assert error.value.key == key
     assert problem in error.value.problem
-
-
-def test_check_config_reports_a_relay_mistake(tmp_path):
-    path = tmp_path / "relay.yaml"
-    path.write_text("mode: relay\nrelay:\n  upstream_url: https://csms/ocpp\n")
-    result = subprocess.run(
-        [sys.executable, "-m", "exporter", "check-config", str(path)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 1
-    assert "relay.upstream_url" in result.stderr + result.stdout
-    path.write_text("mode: relay\nrelay:\n  upstream_url: wss://csms/ocpp\n")
-    result = subprocess.run(
-        [sys.executable, "-m", "exporter", "check-config", str(path)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr

@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
 from exporter.config import model as config
 from exporter.config.model import ConfigError
-from exporter.security.passwords import verify_password
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def parse(data: dict) -> config.Config:
@@ -76,25 +69,6 @@ def test_unknown_station_policy_defaults():
     assert parse(authenticated).ocpp_security.unknown_stations == "reject"
     explicit = {**with_inventory, "ocpp": {"security": {"unknown_stations": "reject"}}}
     assert parse(explicit).ocpp_security.unknown_stations == "reject"
-
-
-def test_hash_password_cli_output_verifies_and_is_accepted_by_the_config():
-    result = subprocess.run(
-        [sys.executable, "-m", "exporter", "hash-password"],
-        input="s3cret pass\n",
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=True,
-    )
-    stored = result.stdout.strip()
-    assert "s3cret" not in stored
-    assert verify_password("s3cret pass", stored)
-    assert not verify_password("s3cret pas", stored)
-    parsed = parse(
-        {"ocpp": {"security": {"profile": 1, "stations": {"CP-1": {"password_hash": stored}}}}}
-    )
-    assert parsed.ocpp_security.passwords == {"CP-1": stored}
 
 
 def test_an_extra_certificate_needs_its_key(tmp_path):
