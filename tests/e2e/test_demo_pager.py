@@ -20,9 +20,10 @@ import yaml
 from aiohttp import web
 
 from exporter.pager.app import Pager, build_app
-from tests.conftest import Running, eventually
+from tests.support.in_process import Running
 from tests.support.ports import free_port
 from tests.support.prometheus import prometheus, run_binary
+from tests.support.waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_PAGER = "http://pager:9099"

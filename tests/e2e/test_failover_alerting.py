@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 
 from exporter.knowledge import catalog as catalog_module
-from tests.conftest import eventually
 from tests.support.alerting_stack import Webhook, alertmanager, prometheus, webhook_server
 from tests.support.prometheus import Prometheus
 from tests.support.replica_cluster import Cluster, Fleet, serving, station_ids
+from tests.support.waiting import eventually
 
 log = logging.getLogger(__name__)
 TIMEOUT = 90.0

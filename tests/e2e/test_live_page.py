@@ -24,9 +24,9 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 from exporter.config.model import Site
 from exporter.config.security import WebSecurity
 from exporter.security.passwords import hash_password
-from tests.conftest import Running
-from tests.conftest import test_config as make_config
 from tests.support.browser import chromium
+from tests.support.in_process import Running
+from tests.support.in_process import loopback_config as make_config
 
 T = TypeVar("T")
 CHARGEX = "https://chargex.inl.gov"

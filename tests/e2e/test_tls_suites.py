@@ -18,8 +18,8 @@ from exporter.config.model import Listen, Site
 from exporter.config.security import OcppSecurity, TlsFiles
 from exporter.security.passwords import hash_password
 from exporter.security.tls import OCPP_TLS12_SUITES
-from tests.conftest import test_config as make_config
 from tests.support.certs import CertificateAuthority
+from tests.support.in_process import loopback_config as make_config
 from tests.support.ports import free_port
 
 

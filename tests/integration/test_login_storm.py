@@ -12,7 +12,8 @@ import aiohttp
 
 from exporter.config import model as config_module
 from exporter.security.passwords import hash_password
-from tests.conftest import test_config as make_config
+from tests.support.in_process import loopback_config as make_config
+from tests.support.waiting import eventually
 
 ATTACKER = "203.0.113.66"
 PASSWORD = "right horse battery"
@@ -65,9 +66,12 @@ async def test_a_first_login_is_checked_ahead_of_a_wrong_password_storm(exporter
             answered.append(await login(http, running, "CP-TARGET", f"guess-{n}", ATTACKER))
 
         storm = [asyncio.create_task(guess(n)) for n in range(60)]
+
+        async def storm_is_in() -> None:
+            assert answered, "no wrong password checked yet"
+
         # The storm is in: its first wrong password has been checked.
-        while not answered:
-            await asyncio.sleep(0.01)
+        await eventually(storm_is_in, interval=0.01)
         assert await login(http, running, "CP-NEW", PASSWORD, "10.0.2.1") == 101
         # Checked ahead of the guesses still waiting: only those already under way went first.
         guesses_before_legit = len(answered)

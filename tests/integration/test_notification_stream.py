@@ -17,11 +17,12 @@ from exporter import service
 from exporter.config.model import Device, Limits, Site
 from exporter.config.security import TlsFiles, WebSecurity
 from exporter.security.passwords import hash_password
-from tests.conftest import Running, eventually
-from tests.conftest import test_config as make_config
 from tests.support.certs import CertificateAuthority
+from tests.support.in_process import Running
+from tests.support.in_process import loopback_config as make_config
 from tests.support.ports import bound_port
 from tests.support.sse import Event, SseClient, apply
+from tests.support.waiting import eventually
 
 STREAM = "/api/v1/notifications/stream"
 

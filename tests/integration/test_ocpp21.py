@@ -16,7 +16,7 @@ from ocpp.messages import validate_payload
 from ocpp.v21 import call
 
 from exporter.config.model import Config, RelaySettings
-from tests.conftest import eventually, samples, test_config
+from tests.support.in_process import loopback_config
 from tests.support.ocpp21_station import (
     AVAILABILITY_STATE,
     STATUS_NOTIFICATION,
@@ -25,6 +25,8 @@ from tests.support.ocpp21_station import (
 )
 from tests.support.ocpp201_station import connect_station201, event, now
 from tests.support.relay_csms import Csms
+from tests.support.scrape import samples
+from tests.support.waiting import eventually
 
 
 def statuses(scrape: dict[str, Any], station: str) -> dict[str, str]:
@@ -474,7 +476,7 @@ async def test_a_callresulterror_is_counted_not_answered(exporter):
 
 def relay_to(upstream_url: str) -> Config:
     return replace(
-        test_config(),
+        loopback_config(),
         mode="relay",
         relay=RelaySettings(upstream_url=upstream_url, connect_timeout=5.0),
     )

@@ -11,7 +11,7 @@ import aiohttp
 from exporter.config import model as config_module
 from exporter.config.security import WebSecurity
 from exporter.security.passwords import hash_password
-from tests.conftest import test_config as make_config
+from tests.support.in_process import loopback_config as make_config
 
 
 def basic(user: str, password: str) -> dict[str, str]:

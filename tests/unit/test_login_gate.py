@@ -10,6 +10,7 @@ import time
 import pytest
 
 from exporter.security.login_gate import LoginGate, LoginLimits, LoginsOverloaded
+from tests.support.waiting import eventually
 
 
 class Checks:
@@ -37,10 +38,10 @@ class Checks:
 
 
 async def until(condition, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline
-        await asyncio.sleep(0.005)
+    async def holds() -> None:
+        assert condition()
+
+    await eventually(holds, timeout=timeout, interval=0.005)
 
 
 async def test_one_check_at_a_time_and_clean_addresses_go_first():
