@@ -21,7 +21,7 @@ from exporter.devices.push_api import SitesApi
 from exporter.endpoint.admission import Admission
 from exporter.endpoint.relay import UpstreamConnector
 from exporter.endpoint.server import OcppServer
-from exporter.endpoint.token_bucket import TokenBucket
+from exporter.endpoint.token_bucket import StationBuckets, TokenBucket
 from exporter.knowledge import catalog as catalog_module
 from exporter.knowledge.catalog import Catalog
 from exporter.persistence.store import ChangeLog, StateStore, open_store
@@ -162,12 +162,13 @@ def build(config: Config) -> Service:
     )
 
 
-def message_rate_limit(limits: Limits) -> Callable[[], TokenBucket] | None:
-    """A fresh token bucket for each OCPP session, or None without a rate limit."""
+def message_rate_limit(limits: Limits) -> Callable[[str], TokenBucket] | None:
+    """Each station's token bucket, the same across its sessions (a reconnect does not refill
+    it), at most one per station the fleet may track; None without a rate limit."""
     rate, burst = limits.max_messages_per_second, limits.burst
     if rate <= 0:
         return None
-    return lambda: TokenBucket(rate, burst)
+    return StationBuckets(rate, burst, capacity=limits.max_stations).get
 
 
 class ListenError(Exception):

@@ -18,7 +18,8 @@ async def refuse_over_rate(
     session: StationSession, text: str, bucket: TokenBucket, stats: Stats
 ) -> None:
     """The frame is not handled. A CALL gets a CALLERROR (GenericError exists in 1.6 and 2.0.1)
-    so the station knows why; a station that keeps on sending is disconnected with 1008."""
+    so the station knows why; a ping over the rate (`text` "") gets no pong; a station that keeps
+    on sending is disconnected with 1008."""
     stats.limit_breaches["message_rate"] += 1
     if bucket.exhausted:
         if session.close_reason != "rate_limited":

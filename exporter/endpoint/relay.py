@@ -150,7 +150,7 @@ class UpstreamConnector:
                     ssl=self._ssl_context() if url.startswith("wss:") else False,
                     autoping=True,
                     heartbeat=self.config.ocpp.ping_interval,
-                    max_msg_size=self.config.ocpp.max_frame_bytes,
+                    max_msg_size=self.config.ocpp.max_frame_bytes + 1,
                     timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=CLOSE_TIMEOUT),
                 )
         except TimeoutError:
@@ -296,6 +296,9 @@ class RelaySession(StationSession):
         ws = self.ws
         async for msg in ws:
             if msg.type == WSMsgType.TEXT:
+                if self.oversized(msg.data):
+                    await self.close_oversized()
+                    break
                 now = self.context.clock()
                 self.last_rx = self.last_frame = now
                 self.context.fleet.seen(self.station_id, now)

@@ -70,14 +70,14 @@ class OcppServer:
         *,
         upstream_legs: UpstreamLegs,
         relay: UpstreamConnector | None = None,
-        new_bucket: Callable[[], TokenBucket] | None = None,
+        new_bucket: Callable[[str], TokenBucket] | None = None,
         clock: Callable[[], float] = time.time,
         codes: CodeBook | None = None,
     ) -> None:
         """`admission` decides who may connect; `relay` (config `mode: relay`) opens each
-        station's leg to its own CSMS, whose state `upstream_legs` keeps; `new_bucket` makes a
-        session's message rate limit (None: no limit); `codes` are the vendor error code
-        schemes the handlers recognise."""
+        station's leg to its own CSMS, whose state `upstream_legs` keeps; `new_bucket` gives a
+        station's message rate limit, kept across its sessions (None: no limit); `codes` are the
+        vendor error code schemes the handlers recognise."""
         self.config = config
         self.settings = config.ocpp
         self.fleet = fleet
@@ -138,10 +138,12 @@ class OcppServer:
                 f"{', '.join(SUPPORTED_SUBPROTOCOLS)} "
                 f"(offered: {clean(', '.join(offered), 120) or 'none'})",
             )
+        # aiohttp refuses a frame of max_msg_size bytes or more, hence one over: a frame of exactly
+        # max_frame_bytes passes; StationSession.oversized applies the exact bound.
         ws = web.WebSocketResponse(
             protocols=(chosen,),
             autoping=False,
-            max_msg_size=self.settings.max_frame_bytes,
+            max_msg_size=self.settings.max_frame_bytes + 1,
             timeout=self.settings.ping_timeout,
         )
         if not ws.can_prepare(request).ok:
@@ -173,7 +175,7 @@ class OcppServer:
             ws = web.WebSocketResponse(
                 protocols=(upstream.protocol or "",),
                 autoping=False,
-                max_msg_size=self.settings.max_frame_bytes,
+                max_msg_size=self.settings.max_frame_bytes + 1,
                 timeout=self.settings.ping_timeout,
             )
         # In relay mode the CSMS picked the subprotocol; observe in the version it chose.
@@ -201,7 +203,7 @@ class OcppServer:
         if upstream is not None:
             session = RelaySession(self.session_context, connection, handler, protocol, upstream)
         else:
-            bucket = self.new_bucket() if self.new_bucket is not None else None
+            bucket = self.new_bucket(station_id) if self.new_bucket is not None else None
             session = Session(self.session_context, connection, handler, protocol, bucket)
         await self._run(session, request)
         return ws

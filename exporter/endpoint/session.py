@@ -66,11 +66,23 @@ class Session(StationSession):
         ws = self.ws
         async for msg in ws:
             if msg.type == WSMsgType.TEXT:
+                if self.oversized(msg.data):
+                    await self.close_oversized()
+                    break
                 if self.bucket is not None and not self.bucket.allow():
                     await refuse_over_rate(self, msg.data, self.bucket, stats)
                     continue
                 await self.on_text(msg.data)
             elif msg.type in LIVENESS_FRAMES:
+                # A ping costs a pong: it counts against the rate like a frame (a pong answers
+                # our own ping and does not).
+                if (
+                    msg.type == WSMsgType.PING
+                    and self.bucket is not None
+                    and not self.bucket.allow()
+                ):
+                    await refuse_over_rate(self, "", self.bucket, stats)
+                    continue
                 await self._on_ping_or_pong(msg)
             elif msg.type == WSMsgType.BINARY:
                 stats.protocol_errors["binary_frame"] += 1

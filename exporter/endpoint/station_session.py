@@ -10,7 +10,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from aiohttp import WSMessage, WSMsgType, web
+from aiohttp import WSCloseCode, WSMessage, WSMsgType, web
 
 from exporter.config.model import OcppSettings
 from exporter.endpoint.peer_identity import PeerIdentity
@@ -122,6 +122,22 @@ class StationSession(ABC):
     @abstractmethod
     def fail_pending(self) -> None:
         """Release whatever waits for an answer from the station."""
+
+    # -- frame size -------------------------------------------------------------------
+
+    def oversized(self, text: str) -> bool:
+        """More than ocpp.max_frame_bytes of UTF-8. aiohttp bounds a frame as it arrives, but a
+        compressed one only once inflated, and one byte loosely; this is the exact bound."""
+        limit = self.context.settings.max_frame_bytes
+        n = len(text)
+        return n > limit or (4 * n > limit and len(text.encode()) > limit)
+
+    async def close_oversized(self) -> None:
+        self.context.stats.protocol_errors["frame_too_large"] += 1
+        self.close_reason = "frame_too_large"
+        await self.ws.close(
+            code=WSCloseCode.MESSAGE_TOO_BIG, message=b"frame larger than max_frame_bytes"
+        )
 
     # -- liveness -----------------------------------------------------------------------
 
