@@ -12,13 +12,6 @@ import pytest
 import websockets
 from ocpp.v201 import call
 
-from exporter.protocol.v201_events import (
-    COMPONENT_CODES,
-    OTHER,
-    PROBLEM_VARIABLES,
-    UNKNOWN,
-    VARIABLE_CODES,
-)
 from tests.support.ocpp201_mapping import RAISES
 from tests.support.ocpp201_station import connect_station201, event, now
 from tests.support.scrape import samples
@@ -33,47 +26,6 @@ def errors_by_connector(scrape: dict[str, Any], station: str) -> dict[str, set[s
         assert value == 1
         out.setdefault(labels["connector"], set()).add(labels["error_code"])
     return out
-
-
-def markdown_table() -> str:
-    """The table docs/ocpp201.md shows, built from the classifier's data."""
-
-    def names(items: tuple[str, ...]) -> str:
-        return ", ".join(f"`{i}`" for i in items)
-
-    problem = names(PROBLEM_VARIABLES)
-    rows = [
-        "| component | variable | trigger / value | error code |",
-        "|---|---|---|---|",
-    ]
-    for components, code in COMPONENT_CODES:
-        rows.append(f"| {names(components)} | {problem} | `true` | `{code}` |")
-    rows.append(f"| any other component | {problem} | `true` | `{OTHER}` |")
-    for variables, code in VARIABLE_CODES:
-        rows.append(f"| any | {names(variables)} | `true`, or Alerting with a value | `{code}` |")
-    rows += [
-        "| any | a problem variable above | Alerting with a value that is not a boolean "
-        f"| `{UNKNOWN}` |",
-        "| any | name contains `Temperature` | Alerting | `HighTemperature` "
-        f"(`{OTHER}` when the instance or techCode says low/under/min) |",
-        "| any | name contains `Voltage` | Alerting, instance or techCode says over/high/upper/max "
-        "| `OverVoltage` |",
-        "| any | name contains `Voltage` | Alerting, instance or techCode says under/low/min "
-        "| `UnderVoltage` |",
-        f"| any | name contains `Voltage` | Alerting, direction not told | `{UNKNOWN}` |",
-        "| any | name contains `Signal` (e.g. `SignalStrength`) | Alerting | `WeakSignal` |",
-        f"| any | any other variable | Alerting | `{UNKNOWN}` |",
-        "| any | a problem variable above | `false` | clears what it raised |",
-        "| any | any | `cleared: true` | clears what it raised |",
-        "| any | a measured or other variable | Delta | ignored (a value moved, not a fault) |",
-        "| any | any | Periodic | ignored (a report, not a fault) |",
-    ]
-    return "\n".join(rows) + "\n"
-
-
-def test_docs_carry_the_mapping_table_the_code_uses():
-    doc = (ROOT / "docs" / "ocpp201.md").read_text(encoding="utf-8")
-    assert markdown_table() in doc
 
 
 async def test_boot_status_and_labels(exporter):

@@ -4,11 +4,25 @@ ocpp201_mapping.py), not read from the classifier's tables."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from exporter.protocol.v201_events import Outcome, classify, describe, source_key
+from exporter.protocol.v201_events import (
+    COMPONENT_CODES,
+    OTHER,
+    PROBLEM_VARIABLES,
+    UNKNOWN,
+    VARIABLE_CODES,
+    Outcome,
+    classify,
+    describe,
+    source_key,
+)
 from tests.support.ocpp201_mapping import RAISES, Case
 from tests.support.ocpp201_station import event
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize(
@@ -95,3 +109,46 @@ def test_the_source_of_an_event_is_its_component_and_variable_with_instances() -
     shouted = event("rcd", "TRIPPED", component_instance="b")
     assert source_key(event("RCD", "Tripped", component_instance="B")) == source_key(shouted)
     assert source_key(event("RCD", "Tripped")) != source_key(event("RCDRecloser", "Tripped"))
+
+
+def markdown_table() -> str:
+    """The table docs/ocpp201.md shows, built from the classifier's data."""
+
+    def names(items: tuple[str, ...]) -> str:
+        return ", ".join(f"`{i}`" for i in items)
+
+    problem = names(PROBLEM_VARIABLES)
+    rows = [
+        "| component | variable | trigger / value | error code |",
+        "|---|---|---|---|",
+    ]
+    for components, code in COMPONENT_CODES:
+        rows.append(f"| {names(components)} | {problem} | `true` | `{code}` |")
+    rows.append(f"| any other component | {problem} | `true` | `{OTHER}` |")
+    for variables, code in VARIABLE_CODES:
+        rows.append(f"| any | {names(variables)} | `true`, or Alerting with a value | `{code}` |")
+    rows += [
+        "| any | a problem variable above | Alerting with a value that is not a boolean "
+        f"| `{UNKNOWN}` |",
+        "| any | name contains `Temperature` | Alerting | `HighTemperature` "
+        f"(`{OTHER}` when the instance or techCode says low/under/min) |",
+        "| any | name contains `Voltage` | Alerting, instance or techCode says over/high/upper/max "
+        "| `OverVoltage` |",
+        "| any | name contains `Voltage` | Alerting, instance or techCode says under/low/min "
+        "| `UnderVoltage` |",
+        f"| any | name contains `Voltage` | Alerting, direction not told | `{UNKNOWN}` |",
+        "| any | name contains `Signal` (e.g. `SignalStrength`) | Alerting | `WeakSignal` |",
+        f"| any | any other variable | Alerting | `{UNKNOWN}` |",
+        "| any | a problem variable above | `false` | clears what it raised |",
+        "| any | any | `cleared: true` | clears what it raised |",
+        "| any | a measured or other variable | Delta | ignored (a value moved, not a fault) |",
+        "| any | any | Periodic | ignored (a report, not a fault) |",
+    ]
+    return "\n".join(rows) + "\n"
+
+
+def test_docs_carry_the_mapping_table_the_code_uses():
+    # The docs' table and the classifier's tables agree; the literal cases above check that
+    # both say what the classifier does.
+    doc = (ROOT / "docs" / "ocpp201.md").read_text(encoding="utf-8")
+    assert markdown_table() in doc
