@@ -194,7 +194,7 @@ def test_prometheus_uses_the_shipped_config_and_rules_with_demo_intervals():
     )
 
 
-def test_a_ground_fault_can_reach_the_pager_within_about_10parse_duration():
+def test_a_ground_fault_can_reach_the_pager_within_about_10_seconds():
     """Worst case of the demo's delays: a scrape, an evaluation (ground faults fire with
     `for: 0m`) and the pager route's group_wait."""
     prometheus = yaml.safe_load((ROOT / "deploy/prometheus.yml").read_text(encoding="utf-8"))
