@@ -250,25 +250,26 @@ class FleetExposition:
             entries.append(entry)
             if volatile:
                 self._write_volatile(station, entry[volatile_slot], volatile_appends)
-        columns = list(zip(*entries, strict=True)) if entries else [() for _ in FLEET_FAMILIES]
         fresh = dict(zip(self._volatile_at, volatile, strict=True))
+        # One family at a time, with a yield between families: a fleet of 10,000 stations is
+        # some 10 MB of text, and joining it in one go would hold up station frames.
         out: list[str] = []
         budget = max(self.max_error_info_series, 0)
         dropped = 0
-        for k, (head, capped, column) in enumerate(
-            zip(self._headers, self._capped, columns, strict=True)
-        ):
-            out.append(head)
+        for k, (head, capped) in enumerate(zip(self._headers, self._capped, strict=True)):
+            family_text = [head]
             if k in fresh:
-                out += fresh[k]
+                family_text += fresh[k]
             elif capped:
-                family_lines = [line for lines in column for line in lines]
+                family_lines = [line for entry in entries for line in entry[k]]
                 dropped += max(len(family_lines) - budget, 0)
                 family_lines = family_lines[:budget]
                 budget -= len(family_lines)
-                out += family_lines
+                family_text += family_lines
             else:
-                out += column
+                family_text += [entry[k] for entry in entries]
+            out.append("".join(family_text))
+            await asyncio.sleep(0)
         out.append(self._dropped_header)
         self._write_dropped(dropped, (), [out.append])
         out.append(self._catalog_text)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import platform
+import time
 from collections.abc import Iterator, Mapping
 from typing import TypeVar
 
@@ -24,6 +25,8 @@ from exporter import __version__
 from exporter.state.counters import Stats
 from exporter.state.fleet import Fleet
 
+TASK_COUNT_INTERVAL = 15.0
+
 
 class StatsCollector(Collector):
     """The exporter's own health: traffic, protocol errors, connections, handling latency."""
@@ -32,6 +35,10 @@ class StatsCollector(Collector):
         self.stats = stats
         self.fleet = fleet
         self.last_scrape_seconds = 0.0
+        # asyncio.all_tasks() walks every task (one or more per station): counted at most once
+        # per TASK_COUNT_INTERVAL, so that a scrape's cost does not grow with the fleet.
+        self._tasks = 0
+        self._tasks_counted_at = -TASK_COUNT_INTERVAL
 
     def collect(self) -> Iterator[Metric]:
         s = self.stats
@@ -91,6 +98,12 @@ class StatsCollector(Collector):
             {(k,): v for k, v in s.events_ignored.items()},
         )
         yield from _security_families(s)
+        tasks = GaugeMetricFamily(
+            "ocpp_exporter_asyncio_tasks",
+            "asyncio tasks alive in the exporter's event loop (counted at most every 15 s).",
+        )
+        tasks.add_metric([], self._task_count())
+        yield tasks
         connections = GaugeMetricFamily(
             "ocpp_exporter_open_connections", "Open station websocket sessions."
         )
@@ -113,6 +126,16 @@ class StatsCollector(Collector):
         )
         scrape.add_metric([], self.last_scrape_seconds)
         yield scrape
+
+    def _task_count(self) -> int:
+        now = time.monotonic()
+        if now - self._tasks_counted_at >= TASK_COUNT_INTERVAL:
+            try:
+                self._tasks = len(asyncio.all_tasks())
+            except RuntimeError:  # collected outside the loop (e.g. a test calling collect())
+                self._tasks = 0
+            self._tasks_counted_at = now
+        return self._tasks
 
 
 #: One label value per label of a family (a Counter's key).
@@ -148,11 +171,3 @@ def _security_families(s: Stats) -> Iterator[Metric]:
         ["result"],
         {(k,): v for k, v in s.store_flushes.items()},
     )
-    tasks = GaugeMetricFamily(
-        "ocpp_exporter_asyncio_tasks", "asyncio tasks alive in the exporter's event loop."
-    )
-    try:
-        tasks.add_metric([], len(asyncio.all_tasks()))
-    except RuntimeError:  # collected outside the loop (e.g. a test calling collect())
-        tasks.add_metric([], 0)
-    yield tasks
