@@ -27,7 +27,8 @@ from websockets.sync.client import ClientConnection, connect
 from exporter import service
 from exporter.config.model import Limits
 from exporter.persistence.store import encode
-from exporter.protocol import v16
+from exporter.protocol import v16, v21
+from exporter.protocol.rpc import RPC_ERROR_CODES_2X
 from tests.support.in_process import loopback_config as make_config
 from tests.support.ports import bound_port
 from tests.support.scrape import Scrape, fetch_blocking
@@ -102,17 +103,20 @@ def live() -> Iterator[Live]:
 class Client:
     """One station's connection; answers nothing the exporter asks (its re-sync times out)."""
 
-    def __init__(self, live: Live, station_id: str) -> None:
+    def __init__(self, live: Live, station_id: str, subprotocol: str = "ocpp1.6") -> None:
         self.live = live
         self.station_id = station_id
+        self.subprotocol = subprotocol
         self.ws: ClientConnection | None = None
         self.probes = 0
+        # Answers that came while another was awaited: none is due (each frame is awaited).
+        self.strays: list[list[Any]] = []
         self._stack = contextlib.ExitStack()
 
     def connection(self) -> ClientConnection:
         if self.ws is None:
             self.ws = self._stack.enter_context(
-                connect(self.live.url(self.station_id), subprotocols=["ocpp1.6"], proxy=None)
+                connect(self.live.url(self.station_id), subprotocols=[self.subprotocol], proxy=None)
             )
         return self.ws
 
@@ -126,6 +130,8 @@ class Client:
             assert isinstance(frame, list) and frame[0] in (2, 3, 4), frame
             if frame[0] != 2 and frame[1] == unique_id:
                 return frame
+            if frame[0] != 2:
+                self.strays.append(frame)
 
     def call(self, action: str, payload: dict[str, Any]) -> list[Any]:
         self.probes += 1
@@ -318,4 +324,67 @@ def test_any_station_id_in_the_path(live, witness, station_id):
             pass
     except InvalidStatus as exc:
         assert exc.response.status_code in (400, 404, 503), exc.response.status_code
+    assert live.station_state("WITNESS") == witness
+
+
+# -- OCPP 2.1 ------------------------------------------------------------------------------
+
+actions21 = st.sampled_from(sorted(v21.KNOWN_ACTIONS | v21.SEND_ACTIONS)) | st.text(max_size=40)
+message_ids = unique_ids | st.text(min_size=37, max_size=40) | json_values
+frames21 = st.one_of(
+    st.tuples(st.sampled_from([2, 6]), message_ids, actions21, payloads).map(
+        lambda t: json.dumps(list(t))
+    ),
+    st.text(max_size=300),
+    st.lists(json_values, max_size=6).map(json.dumps),
+    st.tuples(st.integers(-1, 8) | json_values, message_ids, json_values, json_values).map(
+        lambda t: json.dumps(list(t))
+    ),
+)
+
+
+def expected_21_answer_id(text: str) -> str | None:
+    """OCPP-J 2.1: the message id of the answer a frame must get, None for none. Responses
+    (3, 4, 5) and SENDs (6) are never answered; anything else is, to its own message id when it
+    can be read and to "-1" when it cannot (4.2.3)."""
+    try:
+        message = json.loads(text)
+    except ValueError:
+        return "-1"
+    if not isinstance(message, list) or not message:
+        return "-1"
+    if message[0] in (3, 4, 5, 6):
+        return None
+    raw = message[1] if len(message) > 1 else None
+    return raw if isinstance(raw, str) and 0 < len(raw) <= 36 else "-1"
+
+
+@pytest.fixture(scope="module")
+def fuzzer21(live: Live) -> Iterator[Client]:
+    client = Client(live, "FUZZ21", subprotocol="ocpp2.1")
+    yield client
+    client.close()
+
+
+@settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(frame=frames21)
+def test_any_21_frame_is_answered_as_the_21_spec_says(live, witness, fuzzer21, frame):
+    fuzzer21.strays.clear()
+    fuzzer21.send(frame)
+    unique_id = expected_21_answer_id(frame)
+    if unique_id is not None:
+        answer = fuzzer21.reply(unique_id)
+        assert answer[0] in (3, 4), answer
+        if answer[0] == 4:
+            assert answer[2] in RPC_ERROR_CODES_2X - {"InternalError"}, answer
+            assert isinstance(answer[3], str) and len(answer[3]) <= 255
+        if unique_id == "-1":
+            assert answer[0] == 4 and answer[2] in ("RpcFrameworkError", "FormatViolation")
+    # Nothing else was answered (a SEND or a response gets nothing), and the session goes on.
+    assert fuzzer21.call("Heartbeat", {})[0] == 3
+    assert fuzzer21.strays == [], fuzzer21.strays
     assert live.station_state("WITNESS") == witness
