@@ -4,8 +4,8 @@ With 10,000 stations x 2 connectors the fleet is some 90,000 series, and prometh
 generic path (a Sample per series, label dicts sorted and escaped one by one) takes seconds of
 event-loop time, during which no station frame is handled. This renderer writes the same text as
 prometheus_client's `generate_latest` (tests/unit/test_exposition.py compares them byte for byte)
-with one precompiled format string per family, and yields to the event loop every few hundred
-stations, so frames keep flowing while a scrape is rendered.
+with writers compiled from the families table (one f-string per family), and yields to the event
+loop every few hundred stations, so frames keep flowing while a scrape is rendered.
 
 One station's series (`station_lines`) are the unit of work: a scrape concatenates them family by
 family, so they can be cached per station.
