@@ -155,8 +155,8 @@ def recognise_v201(
         return None
     operator = _operator_entry(book, tech_code, "", station)
     if operator is not None:
-        name, entry = operator
-        return Recognised(name, (tech_code,), (reading,), entry.ocpp_error_code)
+        name, known = operator
+        return Recognised(name, (tech_code,), (reading,), known.ocpp_error_code)
     candidate: tuple[str, str] | None = None
     if _CHARGEX_CODE.fullmatch(tech_code):
         candidate = (CHARGEX, tech_code)
