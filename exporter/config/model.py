@@ -235,6 +235,16 @@ class Config:
 
     ocpp_security: OcppSecurity = field(default_factory=OcppSecurity)
     web: WebSecurity = field(default_factory=WebSecurity)
+    #: Key path -> line in the file, for problems found after reading (a certificate that
+    #: does not load): they name the line too.
+    lines: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
+
+    def located(self, error: ConfigError) -> ConfigError:
+        """`error` with the line of its key in this configuration's file, if it has one."""
+        line = self.lines.get(error.key) if error.source == self.source else None
+        if error.line is not None or line is None:
+            return error
+        return ConfigError(error.source, error.key, error.problem, line)
 
     def site_of(self) -> Mapping[str, Site]:
         """Station id -> its configured site (built once: relay mode asks on every connect)."""
@@ -441,6 +451,7 @@ def build(doc: Document) -> Config:
             at=("ocpp", "security"),
         ),
         web=web_security(file.web, doc, ("web",)),
+        lines={yaml_reader.key_path(loc): line for loc, line in doc.lines.items()},
     )
 
 

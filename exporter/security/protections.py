@@ -8,7 +8,7 @@ import logging
 import ssl
 from dataclasses import dataclass
 
-from exporter.config.model import Config
+from exporter.config.model import Config, ConfigError
 from exporter.security.tls import server_context
 
 log = logging.getLogger("exporter.security")
@@ -28,6 +28,13 @@ class Security:
 def tls_contexts(config: Config) -> tuple[ssl.SSLContext | None, ssl.SSLContext | None]:
     """Both listeners' TLS contexts; loading the files here is what makes `check-config` catch
     a missing or mismatched certificate before a rollout."""
+    try:
+        return _tls_contexts(config)
+    except ConfigError as exc:
+        raise config.located(exc) from None
+
+
+def _tls_contexts(config: Config) -> tuple[ssl.SSLContext | None, ssl.SSLContext | None]:
     sec = config.ocpp_security
     ocpp_ssl = None
     if sec.tls is not None and sec.profile in (2, 3):

@@ -14,6 +14,7 @@ import yaml
 from exporter.config import model as config
 from exporter.config.model import ConfigError
 from exporter.generate import config_schema
+from exporter.security.protections import tls_contexts
 from exporter.service import build_catalog
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -208,6 +209,17 @@ def test_the_embedded_default_needs_no_file():
     cfg = config.default()
     assert cfg.sites == () and cfg.state_dir is None
     assert str(cfg.ocpp_listen) == "0.0.0.0:9000" and str(cfg.metrics_listen) == "0.0.0.0:9430"
+
+
+def test_a_certificate_that_does_not_load_is_named_with_its_line(tmp_path):
+    (tmp_path / "w.crt").write_text("not a certificate")
+    (tmp_path / "w.key").write_text("not a key")
+    text = "logging:\n  level: info\nweb:\n  tls_server_config:\n    key_file: w.key\n"
+    cfg = config.load(write(tmp_path, text + "    cert_file: w.crt\n"))
+    with pytest.raises(ConfigError) as exc:
+        tls_contexts(cfg)
+    assert (exc.value.line, exc.value.key) == (6, "web.tls_server_config.cert_file")
+    assert "cannot load certificate/key" in exc.value.problem
 
 
 # -- relative paths: always the config file's folder, never the working directory ------------
