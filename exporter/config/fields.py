@@ -83,12 +83,6 @@ def device_id(value: Any) -> str:
     return value
 
 
-def _station_ids(value: Any) -> tuple[str, ...]:
-    if not isinstance(value, list):
-        raise ValueError(f"expected a list of station ids, got {value!r}")
-    return tuple(value)
-
-
 def password_hash(value: Any) -> str:
     if not isinstance(value, str) or not HASH_RE.match(value):
         raise ValueError(
@@ -169,11 +163,6 @@ Networks = Annotated[
     WithJsonSchema({"type": "array", "items": {"type": "string"}}),
 ]
 StationId = Annotated[str, PlainValidator(station_id), WithJsonSchema(_ID_SCHEMA)]
-StationIds = Annotated[
-    tuple[StationId, ...],
-    PlainValidator(_station_ids),
-    WithJsonSchema({"type": "array", "items": _ID_SCHEMA}),
-]
 DeviceId = Annotated[str, PlainValidator(device_id), WithJsonSchema(_ID_SCHEMA)]
 PasswordHash = Annotated[
     str,

@@ -208,7 +208,6 @@ class RelaySettings(Section):
 
 
 Mode = Literal["standalone", "relay"]
-MODES: tuple[Mode, ...] = ("standalone", "relay")
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,6 @@ from exporter.generate.alert_templates import (
     query,
 )
 from exporter.knowledge.catalog import Catalog, Entry
-from exporter.render.families import label_list
 
 #: The scrape job that alerting/prometheus.yml defines for the exporter.
 JOB = "ocpp-exporter"
@@ -135,10 +134,6 @@ def _rule(entry: Entry, expr: str, summary: str, extra: str = "") -> dict[str, A
         "labels": {"severity": entry.severity},
         "annotations": _annotations(entry, summary, extra),
     }
-
-
-#: Labels of a station-offline alert (what the controller inhibit rule matches on).
-OFFLINE_LABELS = label_list("ocpp_station_connected")
 
 
 def station_offline(entry: Entry) -> dict[str, Any]:

@@ -226,12 +226,6 @@ class Reporter201:
             )
         )
 
-    async def _notify(self, cp: Any, event: dict[str, Any]) -> None:
-        notify = self.call.NotifyEvent(
-            generated_at=now_iso(), seq_no=next(self._seq), event_data=[event]
-        )
-        await cp.call(notify)
-
     async def _event(self, cp: Any, connector: int, code: str, info: str, cleared: bool) -> None:
         component: dict[str, Any] = {"name": "ChargingStation"}
         if connector > 0:
