@@ -44,6 +44,8 @@ log = logging.getLogger("exporter.ocpp")
 class Session(StationSession):
     """A standalone session: the exporter is the station's central system and answers it."""
 
+    __slots__ = ("bucket", "pending", "resync_task")
+
     def __init__(
         self,
         context: SessionContext,
@@ -63,6 +65,8 @@ class Session(StationSession):
     async def _serve(self) -> None:
         stats = self.context.stats
         self.resync_task = asyncio.create_task(self.handler.resync(self))
+        # A finished re-sync need not be kept for the rest of the session.
+        self.resync_task.add_done_callback(self._resync_done)
         ws = self.ws
         async for msg in ws:
             if msg.type == WSMsgType.TEXT:
@@ -98,6 +102,10 @@ class Session(StationSession):
             return "frame_too_large"
         self.context.stats.protocol_errors["websocket_error"] += 1
         return "websocket_error"
+
+    def _resync_done(self, task: asyncio.Task[None]) -> None:
+        if self.resync_task is task:
+            self.resync_task = None
 
     def _stop_work(self) -> None:
         if self.resync_task is not None:

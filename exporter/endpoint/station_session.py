@@ -66,6 +66,22 @@ class StationSession(ABC):
     """One station's session as the server sees it. Subclasses serve the websocket in
     `_serve`; `run` gives every kind the same ending (close reason, pending work)."""
 
+    # One per connected station: slots keep each a few hundred bytes smaller.
+    __slots__ = (
+        "close_reason",
+        "context",
+        "handler",
+        "last_frame",
+        "last_rx",
+        "peer",
+        "ping_sent",
+        "protocol",
+        "station_id",
+        "token",
+        "transport",
+        "ws",
+    )
+
     def __init__(
         self,
         context: SessionContext,

@@ -57,6 +57,18 @@ class VersionHandler:
     """One per connection; every state it changes lives in the fleet, so a reconnect loses
     nothing. Subclasses give their version's schemas, known actions and routes."""
 
+    # One handler per connection: slots keep each a few hundred bytes smaller.
+    __slots__ = (
+        "_transaction_ids",
+        "clock",
+        "codes",
+        "fleet",
+        "limits",
+        "settings",
+        "station_id",
+        "stats",
+    )
+
     version: str
     schemas: Schemas
     known_actions: frozenset[str]

@@ -51,6 +51,8 @@ SCHEMAS = Schemas(
 
 
 class V16Handler(VersionHandler):
+    __slots__ = ()
+
     version = VERSION
     schemas = SCHEMAS
     known_actions = KNOWN_ACTIONS

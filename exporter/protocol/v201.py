@@ -105,6 +105,8 @@ def connector_label(evse_id: int | None, connector_id: int | None = None) -> str
 
 
 class V201Handler(VersionHandler):
+    __slots__ = ()
+
     version = VERSION
     schemas = SCHEMAS
     known_actions = KNOWN_ACTIONS

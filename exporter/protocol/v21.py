@@ -51,6 +51,8 @@ SEND_ACTIONS = frozenset(
 
 
 class V21Handler(V201Handler):
+    __slots__ = ()
+
     version = VERSION
     schemas = SCHEMAS
     known_actions = KNOWN_ACTIONS | SEND_ACTIONS
