@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from exporter.generate import rules, vendor_rules
 from exporter.knowledge.catalog import Catalog, Entry
-from exporter.knowledge.severity import RECEIVER, RECEIVER_PURPOSE, SEVERITY_ORDER
+from exporter.knowledge.severity import RECEIVER, RECEIVER_PURPOSE, SEVERITIES, SEVERITY_ORDER
 
 
 def _section(entry: Entry, rule: dict[str, object]) -> list[str]:
@@ -79,7 +79,7 @@ def render(catalog: Catalog) -> str:
     vendor = vendor_rules.ALERT
     out.append(
         f"| [{vendor}](#{vendor.lower()}) | the code's | "
-        + ", ".join(f"{vendor_rules.ALERT_FOR[s]} ({s})" for s in vendor_rules.SEVERITIES)
+        + ", ".join(f"{vendor_rules.ALERT_FOR[s]} ({s})" for s in SEVERITIES)
         + " | by `responsible`, then severity |"
     )
     out += [

@@ -18,7 +18,7 @@ from typing import Any
 
 from exporter.generate import promql
 from exporter.generate.alert_templates import connector_where, error_details, query
-from exporter.knowledge.severity import RECEIVER
+from exporter.knowledge.severity import RECEIVER, SEVERITIES
 from exporter.knowledge.vendor_codes import CodeBook, anchor
 
 ALERT = "OcppConnectorVendorCode"
@@ -26,7 +26,6 @@ LABELS = f"{promql.ERROR_LABELS}, scheme, code"
 #: How long a recognised code must stay active before it fires, by the code's severity: a safety
 #: fault pages at once; driver-side and informational codes often clear on a re-plug.
 ALERT_FOR = {"critical": "0m", "warning": "2m", "info": "10m"}
-SEVERITIES = tuple(ALERT_FOR)
 #: Summary line of the alert's runbook section (docs/alerts.md).
 TITLE = "Recognised error code (ChargeX, EVgo, CharIN UEC or an operator catalog)"
 
