@@ -43,6 +43,12 @@ from tests.support.ports import free_port
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used (/proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_bytes(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -189,17 +195,23 @@ def connect(gen: Generator, target: Target, size: int, tag: str, concurrency: in
     return connected
 
 
-def throughput(gen: Generator, size: int, seconds: float) -> dict[str, Any]:
+def throughput(gen: Generator, target: Target, size: int, seconds: float) -> dict[str, Any]:
     per = [
         size // len(gen.pipes) + (1 if i < size % len(gen.pipes) else 0)
         for i in range(len(gen.pipes))
     ]
+    assert target.proc is not None
+    cpu_before = cpu_seconds(target.proc.pid)
     results = gen.all("load", [{"seconds": seconds, "active": n} for n in per])
+    cpu = cpu_seconds(target.proc.pid) - cpu_before
     n, p50, p99, worst = percentiles([r["latencies"] for r in results])
     elapsed = max(r["elapsed"] for r in results)
     return {
         "round_trips": n,
         "per_second": n / elapsed,
+        # The server's own CPU per round trip: unlike round trips per second, it hardly moves
+        # when the load generator (or anything else) competes for the same cores.
+        "server_cpu_us": cpu / max(n, 1) * 1e6,
         "p50_ms": p50 * 1000,
         "p99_ms": p99 * 1000,
         "max_ms": worst * 1000,
@@ -259,7 +271,7 @@ def run_target(args: argparse.Namespace, gen: Generator, name: str) -> dict[str,
             for size in small:
                 got = connect(gen, target, size, f"T{size}-", args.concurrency)
                 print(f"{name}: {got} stations connected; loading {args.seconds}s", flush=True)
-                out["throughput"][size] = throughput(gen, size, args.seconds)
+                out["throughput"][size] = throughput(gen, target, size, args.seconds)
                 print(f"  {out['throughput'][size]}", flush=True)
                 gen.same("close")
             target.stop()
@@ -284,7 +296,7 @@ def run_target(args: argparse.Namespace, gen: Generator, name: str) -> dict[str,
             "kib_per_connection": (rss - base) / max(held, 1) / 1024,
         }
         print(f"{name}: idle {out['idle']}", flush=True)
-        out["throughput"][largest] = throughput(gen, largest, args.seconds)
+        out["throughput"][largest] = throughput(gen, target, largest, args.seconds)
         print(f"  {out['throughput'][largest]}", flush=True)
         if target.metrics_port is not None:
             per = [len(p) for p in split(list(range(largest)), len(gen.pipes))]
@@ -309,6 +321,10 @@ def table(results: list[dict[str, Any]], sizes: list[int]) -> str:
         rows.append(
             [f"StatusNotification/s, {size:,} stations"]
             + [f"{r['throughput'][size]['per_second']:,.0f}" for r in results]
+        )
+        rows.append(
+            [f"server CPU per round trip (us), {size:,} stations"]
+            + [f"{r['throughput'][size]['server_cpu_us']:.1f}" for r in results]
         )
         rows.append(
             [f"p50 / p99 latency (ms), {size:,} stations"]
@@ -391,11 +407,17 @@ def main() -> None:
     print()
     print(table(results, sorted(args.sizes)))
     by = {r["target"]: r for r in results}
-    if {"exporter", "naive", "ceiling"} <= by.keys() and 1000 in args.sizes:
-        e, n, c = (
-            by[k]["throughput"][1000]["per_second"] for k in ("exporter", "naive", "ceiling")
-        )
-        print(f"\nat 1,000 stations: exporter/naive = {e / n:.1f}x, exporter/ceiling = {e / c:.2f}")
+    if {"exporter", "naive", "ceiling"} <= by.keys():
+        print()
+        for size in sorted(args.sizes):
+            e, n, c = (
+                by[k]["throughput"][size]["per_second"] for k in ("exporter", "naive", "ceiling")
+            )
+            ec, cc = (by[k]["throughput"][size]["server_cpu_us"] for k in ("exporter", "ceiling"))
+            print(
+                f"at {size:,} stations: exporter/naive = {e / n:.1f}x, "
+                f"exporter/ceiling = {e / c:.2f} (server CPU per round trip: {cc / ec:.2f})"
+            )
 
 
 if __name__ == "__main__":
