@@ -33,14 +33,14 @@ def same(a: object, b: object) -> bool:
     return type(a) is type(b) and a == b
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(json_values)
 def test_reads_what_the_standard_parser_reads(value: object) -> None:
     text = json.dumps(value)  # escapes lone surrogates and writes NaN, as stations may
     assert same(rpc._loads(text), json.loads(text))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(json_values.filter(lambda v: "NaN" not in json.dumps(v) and "Infinity" not in json.dumps(v)))
 def test_writes_what_the_standard_parser_reads_back(value: object) -> None:
     frame = rpc.call_result("id-1", {"v": value})
