@@ -368,20 +368,30 @@ class Fleet:
     def finish_source_resync(self, station_id: str, transient_source: str, now: float) -> int:
         """2.0.1 end of re-sync: only `transient_source` (what a status report raised) goes on
         connectors that did not re-report; problems raised by events stay until cleared."""
-        station = self._change_known(station_id)
-        if station is None or station.resync_started is None:
+        ended = self._end_resync(station_id, now)
+        if ended is None:
             return 0
-        started, station.resync_started = station.resync_started, None
-        station.synced_at = now
+        station, started = ended
         cleared = 0
         for connector in station.connectors.values():
-            # What the station did not re-report by now has no error here: this view is current.
-            connector.updated_at = now
             if connector.reported_at < started and transient_source in connector.sources:
                 del connector.sources[transient_source]
                 _derive_errors(connector)
                 cleared += 1
         return cleared
+
+    def _end_resync(self, station_id: str, now: float) -> tuple[Station, float] | None:
+        """What both ends of a re-sync share: the station and when its re-sync started, or None
+        when none is under way. What the station did not re-report by now has no error here:
+        from now on this view of every connector is current."""
+        station = self._change_known(station_id)
+        if station is None or station.resync_started is None:
+            return None
+        started, station.resync_started = station.resync_started, None
+        station.synced_at = now
+        for connector in station.connectors.values():
+            connector.updated_at = now
+        return station, started
 
     def firmware_status(self, station_id: str, status: str, now: float) -> None:
         station = self._change(station_id)
@@ -394,15 +404,12 @@ class Fleet:
     def finish_resync(self, station_id: str, now: float) -> int:
         """Clears errors on connectors that did not re-report since the re-sync started; returns
         how many errors were cleared."""
-        station = self._change_known(station_id)
-        if station is None or station.resync_started is None:
+        ended = self._end_resync(station_id, now)
+        if ended is None:
             return 0
-        started, station.resync_started = station.resync_started, None
-        station.synced_at = now
+        station, started = ended
         cleared = 0
         for connector in station.connectors.values():
-            # What the station did not re-report by now has no error here: this view is current.
-            connector.updated_at = now
             if connector.reported_at < started and connector.errors:
                 cleared += len(connector.errors)
                 connector.errors.clear()
