@@ -28,9 +28,7 @@ import asyncio
 import base64
 import contextlib
 import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,6 +37,8 @@ from pathlib import Path
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import exporter_process
+
 from exporter.security.passwords import hash_password
 from tests.support.ports import free_port
 
@@ -63,11 +63,6 @@ def config_text(stations: list[str]) -> str:
         "  max_messages_per_second: 0",
     ]
     return "\n".join(lines) + "\n"
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def wait_ready(port: int) -> None:
@@ -130,24 +125,7 @@ async def main(args: argparse.Namespace) -> None:
         path = Path(tmp) / "exporter.yaml"
         path.write_text(config_text([*connected, *legit, nat, "CP-TARGET"]))
         ocpp_port, metrics_port = free_port(), free_port()
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "exporter",
-                "serve",
-                "--config",
-                str(path),
-                "--ocpp-listen",
-                f"127.0.0.1:{ocpp_port}",
-                "--metrics-listen",
-                f"127.0.0.1:{metrics_port}",
-                "--log-level",
-                "error",
-            ],
-            cwd=args.root,
-            env={**os.environ, "PYTHONPATH": str(args.root)},
-        )
+        process = exporter_process.start(ocpp_port, metrics_port, path, root=Path(args.root))
         try:
             await wait_ready(metrics_port)
             url = f"ws://127.0.0.1:{ocpp_port}/ocpp"
@@ -158,7 +136,7 @@ async def main(args: argparse.Namespace) -> None:
                     status, _, ws = await upgrade(http, url, station, PASSWORD, f"10.0.1.{i + 1}")
                     assert status == 101 and ws is not None, (station, status)
                     sessions.append(ws)
-                cpu_before = cpu_seconds(process.pid)
+                cpu_before = exporter_process.cpu_seconds(process.pid)
                 start = time.monotonic()
                 until = start + args.window
                 rtts: list[float] = []
@@ -189,7 +167,7 @@ async def main(args: argparse.Namespace) -> None:
                 )
                 await asyncio.gather(*talkers)
                 window = time.monotonic() - start
-                cpu = cpu_seconds(process.pid) - cpu_before
+                cpu = exporter_process.cpu_seconds(process.pid) - cpu_before
                 answered = [t.result() for t in storm if t.done()]
                 for task in storm:
                     task.cancel()

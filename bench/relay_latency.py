@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -30,34 +29,16 @@ from pathlib import Path
 import websockets
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.support.ports import free_port
+import exporter_process
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support.ports import free_port
 
 
 def start_exporter(config_text: str, workdir: Path, name: str) -> tuple[subprocess.Popen, int]:
     ocpp_port, metrics_port = free_port(), free_port()
     path = workdir / f"{name}.yaml"
     path.write_text(config_text)
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "exporter",
-            "serve",
-            "--config",
-            str(path),
-            "--ocpp-listen",
-            f"127.0.0.1:{ocpp_port}",
-            "--metrics-listen",
-            f"127.0.0.1:{metrics_port}",
-            "--log-level",
-            "error",
-        ],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
-    return process, ocpp_port
+    return exporter_process.start(ocpp_port, metrics_port, path), ocpp_port
 
 
 async def wait_listening(port: int, timeout: float = 20.0) -> None:

@@ -37,16 +37,11 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import loadgen
+from exporter_process import cpu_seconds
 
 from tests.support.ports import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time the process has used (/proc/PID/stat)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_bytes(pid: int) -> int:
